@@ -1,0 +1,149 @@
+"""The `jobstep` command: run the step on a laptop as an orchestrator would (demo, poll, invoke)."""
+
+import argparse
+import json
+import secrets
+import sys
+import time
+import uuid
+from typing import Any, Callable, Optional, TextIO
+
+from .client import new_session
+from .credentials import Credentials
+from .simulator import JobSimulator
+from .step import Runtime, handle
+
+EXIT_CODES = {"SUCCESS": 0, "FAIL": 1}  # TIMEOUT, ERROR and anything else that ends the loop: 2
+LOCAL_TIMEOUT_SECONDS = 30.0  # the template's function timeout
+
+
+class LocalContext:
+    """FunctionGraph's context on a laptop: a request id, a timeout, and an agency's keys if given."""
+
+    def __init__(self, keys: Optional[Credentials] = None, timeout: float = LOCAL_TIMEOUT_SECONDS):
+        self._keys = keys
+        self._deadline = time.monotonic() + timeout
+        self._request_id = uuid.uuid4().hex
+
+    def getRequestID(self) -> str:  # noqa: N802  (FunctionGraph's method names)
+        return self._request_id
+
+    def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    def getSecurityAccessKey(self) -> str:  # noqa: N802
+        return self._keys.ak if self._keys else ""
+
+    def getSecuritySecretKey(self) -> str:  # noqa: N802
+        return self._keys.sk if self._keys else ""
+
+    def getSecurityToken(self) -> str:  # noqa: N802
+        return (self._keys.security_token or "") if self._keys else ""
+
+
+def exit_code(result: dict[str, Any]) -> int:
+    return EXIT_CODES.get(result.get("status"), 2) if result.get("done") else 0
+
+
+def progress_line(result: dict[str, Any]) -> str:
+    attempt = (result.get("poll") or {}).get("attempt")
+    then = "done" if result["done"] else f"ask again in {result['retry_after']} s"
+    problem = f"  ({result['error']['message']})" if result.get("error") else ""
+    return f"call {attempt}: {result['status']:<8} {then}{problem}"
+
+
+def run_loop(
+    event: Any,
+    invoke: Callable[[Any], dict[str, Any]],
+    sleep: Callable[[float], None],
+    progress: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Call the step until it says done, sleeping retry_after between calls: what an orchestrator does."""
+    result = invoke(event)
+    progress(result)
+    while not result["done"]:
+        sleep(result["retry_after"])
+        result = invoke(result)
+        progress(result)
+    return result
+
+
+def demo(out: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
+    """The whole loop against the embedded simulator, signed with an agency-style temporary key."""
+    project_id = uuid.uuid4().hex
+    keys = Credentials(secrets.token_hex(10).upper(), secrets.token_urlsafe(30), secrets.token_urlsafe(60), "agency")
+    with JobSimulator(project_id, {keys.ak: (keys.sk, keys.security_token)}) as simulator:
+        job = simulator.add_job(uuid.uuid4().hex, init_seconds=1.0, run_seconds=4.0)
+        environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": project_id}
+        runtime = Runtime(session=new_session(), environ=environ, log=lambda line: None)
+        print(f"jobstep demo: a simulated job API at {simulator.base_url} checks every signature", file=out)
+        print(f"job {job.job_id}: INIT for 1 s, RUNNING for 4 s, then SUCCESS", file=out)
+        result = run_loop(
+            {"job_id": job.job_id},
+            lambda event: handle(event, LocalContext(keys), runtime),
+            sleep,
+            lambda answer: print("  " + progress_line(answer), file=out, flush=True),
+        )
+        rejected = sum(1 for seen in simulator.seen if seen.verdict)
+        print(f"{len(simulator.seen)} signed requests, {rejected} rejected; the final result:", file=out)
+    print(json.dumps(result, indent=2), file=out)
+    return exit_code(result)
+
+
+def poll(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
+    event: dict[str, Any] = {"job_id": args.job_id}
+    if args.region:
+        event["region"] = args.region
+    if args.project_id:
+        event["project_id"] = args.project_id
+    if args.max_wait:
+        event["poll"] = {"max_wait": args.max_wait}
+    # On a terminal a progress line per call; otherwise the function's own JSON log lines.
+    if err.isatty():
+        log, progress = (lambda line: None), (lambda answer: print(progress_line(answer), file=err, flush=True))
+    else:
+        log, progress = (lambda line: print(line, file=err)), (lambda answer: None)
+    runtime = Runtime(session=new_session(), log=log)
+    result = run_loop(event, lambda step_event: handle(step_event, LocalContext(), runtime), sleep, progress)
+    print(json.dumps(result, indent=2), file=out)
+    return exit_code(result)
+
+
+def invoke(path: str, out: TextIO, err: TextIO) -> int:
+    try:
+        with (sys.stdin if path == "-" else open(path, encoding="utf-8")) as source:
+            event = json.load(source)
+    except (OSError, ValueError) as exc:
+        print(f"jobstep invoke: cannot read a JSON event from {path}: {exc}", file=err)
+        return 2
+    runtime = Runtime(session=new_session(), log=lambda line: print(line, file=err))
+    result = handle(event, LocalContext(), runtime)
+    print(json.dumps(result, indent=2), file=out)
+    return exit_code(result)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="jobstep", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the loop against an embedded simulator of the job API (no account needed)")
+    polling = commands.add_parser("poll", help="call the step until the job ends; exit 0 SUCCESS, 1 FAIL, 2 otherwise")
+    polling.add_argument("job_id")
+    polling.add_argument("--region", help="e.g. ap-southeast-1 (default: JOBSTEP_REGION)")
+    polling.add_argument("--project-id", help="default: HUAWEICLOUD_SDK_PROJECT_ID")
+    polling.add_argument("--max-wait", type=int, help="seconds before giving up with TIMEOUT (default 3600)")
+    invoking = commands.add_parser("invoke", help="one call of the handler with a local context")
+    invoking.add_argument("event", help="a JSON event file, or - for standard input")
+    return top
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "demo":
+        return demo(sys.stdout)
+    if args.command == "poll":
+        return poll(args, sys.stdout, sys.stderr)
+    return invoke(args.event, sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

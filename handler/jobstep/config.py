@@ -1,0 +1,74 @@
+"""Configuration from the function's environment variables: a pure read of a mapping."""
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import urlsplit
+
+from .events import MAX_WAIT_LIMIT, valid_id, valid_region
+
+
+class ConfigError(ValueError):
+    """A variable is set to something unusable; the message names it and says what it must be."""
+
+
+@dataclass(frozen=True)
+class Config:
+    region: Optional[str] = None
+    endpoint: Optional[str] = None
+    max_wait: int = 3600
+    not_found_grace: int = 60
+    project_id: Optional[str] = None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _endpoint(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError as exc:
+        raise ConfigError(f"JOBSTEP_ENDPOINT is not a URL: {exc}") from None
+    if not host or parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(
+            "JOBSTEP_ENDPOINT must be a base URL like https://elb.example.com, with no user, query or fragment"
+        )
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
+        raise ConfigError("JOBSTEP_ENDPOINT must use https:// (plain http:// only for a loopback host)")
+    return value.rstrip("/")
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: int, lowest: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not lowest <= int(raw) <= MAX_WAIT_LIMIT:
+        raise ConfigError(f"{name} must be whole seconds from {lowest} to {MAX_WAIT_LIMIT}, got {raw!r:.40}")
+    return int(raw)
+
+
+def load_config(environ: Mapping[str, str]) -> Config:
+    region = environ.get("JOBSTEP_REGION") or None
+    if region is not None and not valid_region(region):
+        raise ConfigError(f"JOBSTEP_REGION must look like ap-southeast-1, got {region!r:.40}")
+    endpoint = environ.get("JOBSTEP_ENDPOINT") or None
+    # FunctionGraph presets RUNTIME_PROJECT_ID; the SDK's variable serves local runs.
+    project_id = environ.get("RUNTIME_PROJECT_ID") or environ.get("HUAWEICLOUD_SDK_PROJECT_ID") or None
+    if project_id is not None and not valid_id(project_id):
+        raise ConfigError("RUNTIME_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID must be a project ID (letters, digits, '-')")
+    return Config(
+        region=region,
+        endpoint=_endpoint(endpoint) if endpoint else None,
+        max_wait=_seconds(environ, "JOBSTEP_MAX_WAIT", 3600, 1),
+        not_found_grace=_seconds(environ, "JOBSTEP_NOT_FOUND_GRACE", 60, 0),
+        project_id=project_id,
+    )

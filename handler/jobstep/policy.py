@@ -1,0 +1,170 @@
+"""The verdict and delay policy: pure functions of one reply, the loop state and the current time.
+
+Like urllib3's Retry, a Policy is a small immutable value; `decide` is the only entry point.
+Randomness comes in as `draw`, a number in [0, 1), so every verdict is reproducible.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from .events import parse_time
+from .model import Error, Failure, Job, Reply
+
+SUCCESS = "SUCCESS"
+FAIL = "FAIL"
+TIMEOUT = "TIMEOUT"
+ERROR = "ERROR"
+# Shown while no job snapshot has been seen yet (404 in the grace period, transient errors).
+UNKNOWN = "UNKNOWN"
+_MAX_BACKOFF_EXPONENT = 16
+
+
+@dataclass(frozen=True)
+class Verdict:
+    done: bool
+    status: str
+    retry_after: Optional[int]
+    error: Optional[Error]
+    errors: int  # consecutive transient failures, this call included
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_wait: int = 3600
+    not_found_grace: int = 60
+    min_delay: int = 1
+    max_delay: int = 60
+    growth: float = 0.2  # delay as a fraction of the job's age
+    jitter: float = 0.2  # a delay is drawn from [1 - jitter, 1] times its value
+
+    def decide(
+        self,
+        reply: Reply,
+        started_at: datetime,
+        errors: int,
+        last_job: Optional[Job],
+        now: datetime,
+        draw: float,
+    ) -> Verdict:
+        job = reply if isinstance(reply, Job) else last_job
+        status = job.status if job else UNKNOWN
+        until_deadline = (started_at + timedelta(seconds=self.max_wait) - now).total_seconds()
+
+        if isinstance(reply, Job):
+            if reply.status == SUCCESS:
+                return Verdict(True, SUCCESS, None, None, 0)
+            if reply.status == FAIL:
+                return Verdict(True, FAIL, None, Error("job_failed", failure_message(reply), False), 0)
+            if until_deadline <= 0:
+                return self._timeout(status, None)
+            return Verdict(False, status, self.running_delay(started_at, job, now, until_deadline, draw), None, 0)
+
+        error = classify(reply)
+        if reply.http_status == 404:
+            within_grace = (now - started_at).total_seconds() < self.not_found_grace
+            if not within_grace:
+                return Verdict(True, ERROR, None, error, 0)
+            if until_deadline <= 0:
+                return self._timeout(status, error)
+            delay = self.running_delay(started_at, job, now, until_deadline, draw)
+            return Verdict(False, status, delay, Error(error.type, error.message, True, 404), errors + 1)
+        if not error.retryable:
+            return Verdict(True, ERROR, None, error, 0)
+        if until_deadline <= 0:
+            return self._timeout(status, error)
+        return Verdict(False, status, self.error_delay(errors + 1, reply.retry_after, until_deadline, draw),
+                       error, errors + 1)
+
+    def running_delay(
+        self, started_at: datetime, job: Optional[Job], now: datetime, until_deadline: float, draw: float
+    ) -> int:
+        """Grows with the job's age, counted from the earlier of the loop's and the job's start."""
+        begun = parse_time(job.begin_time) if job else None
+        start = min(started_at, begun) if begun else started_at
+        age = max(0.0, (now - start).total_seconds())
+        seconds = min(self.max_delay, max(self.min_delay, self.growth * age))
+        return _whole(seconds * (1 - self.jitter * draw), until_deadline)
+
+    def error_delay(self, errors: int, retry_after: Optional[float], until_deadline: float, draw: float) -> int:
+        """Exponential backoff with full jitter, apart from the job's age; never sooner than Retry-After."""
+        cap = min(self.max_delay, self.min_delay * 2 ** min(errors, _MAX_BACKOFF_EXPONENT))
+        return _whole(max(cap * draw, retry_after or 0), until_deadline)
+
+    def _timeout(self, status: str, error: Optional[Error]) -> Verdict:
+        last = f" The last problem was: {error.message}" if error else ""
+        message = (
+            f"The job did not end within max_wait ({self.max_wait} s); its last known status was {status}."
+            " Raise JOBSTEP_MAX_WAIT (or poll.max_wait) if it normally takes longer, or look at the job in"
+            f" the console.{last}"
+        )
+        return Verdict(True, TIMEOUT, None, Error("max_wait", message, False), 0)
+
+
+def _whole(seconds: float, until_deadline: float) -> int:
+    """Whole seconds, at least 1, cut so that the next call lands at the deadline rather than past it."""
+    return max(1, min(round(seconds), math.ceil(until_deadline)))
+
+
+def failure_message(job: Job) -> str:
+    reason = ": ".join(part for part in (job.error_code, job.fail_reason) if part)
+    kind = f" ({job.job_type})" if job.job_type else ""
+    return f"The job{kind} failed" + (f": {reason}" if reason else " and the job API gave no reason") + "."
+
+
+def _said(failure: Failure) -> str:
+    said = ": ".join(part for part in (failure.code, failure.message) if part)
+    return f" ({said})" if said else ""
+
+
+def classify(failure: Failure) -> Error:
+    """The error a failed query becomes: its type, whether a later call may succeed, what to do."""
+    status = failure.http_status
+    if failure.kind != "http":
+        return Error(failure.kind, f"The job API could not be read: {failure.message}. Will retry.", True)
+    if status == 404:
+        return Error(
+            "not_found",
+            f"The job was not found{_said(failure)}. Check job_id, project_id and region; a job is deleted"
+            " about a day after it ends.",
+            False,
+            status,
+        )
+    if status == 429:
+        return Error("throttled", f"The job API is throttling requests{_said(failure)}. Will retry.", True, status)
+    if status == 408 or (status is not None and status >= 500):
+        return Error("unavailable", f"The job API answered HTTP {status}{_said(failure)}. Will retry.", True, status)
+    if status == 401:
+        if "expired" in (failure.message or "").lower():
+            return Error(
+                "clock_skew",
+                f"The API gateway rejected the signature as expired{_said(failure)}: the clock of the"
+                " machine that signed it is more than 15 minutes off. Synchronise its clock (NTP) and retry.",
+                False,
+                status,
+            )
+        return Error(
+            "unauthorized",
+            f"The API gateway rejected the credentials{_said(failure)}. Give the function an agency (its"
+            " temporary keys sign the request), or check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK.",
+            False,
+            status,
+        )
+    if status == 403:
+        return Error(
+            "forbidden",
+            f"Permission denied{_said(failure)}. Grant the function's agency read access to the service's jobs"
+            " in this project and region (for ELB, the ELB ReadOnlyAccess policy).",
+            False,
+            status,
+        )
+    if status == 400:
+        return Error(
+            "bad_request",
+            f"The job API rejected the request{_said(failure)}. Check that job_id and project_id belong to this"
+            " region.",
+            False,
+            status,
+        )
+    return Error("http_error", f"The job API answered HTTP {status}{_said(failure)}.", False, status)

@@ -1,0 +1,193 @@
+"""An embedded simulator of the job API on loopback, checking signatures the way the API gateway does.
+
+Jobs follow a timeline on an injectable clock (INIT, then RUNNING, then their outcome); faults can be
+queued to be served before the normal answers. It backs `jobstep demo`, the tests and the benchmarks.
+"""
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+
+from . import sigcheck
+
+SKEW_LIMIT_SECONDS = 15 * 60
+_JOB_PATH = re.compile(r"/v1\.0/(?P<project>[^/]+)/jobs/(?P<job>[^/]+)")
+_SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
+_SIGNATURE_EXPIRED = "Incorrect IAM authentication information: calc ak sk signature fail:signature expired"
+
+
+@dataclass
+class SimJob:
+    job_id: str
+    created_at: float
+    init_seconds: float = 1.0
+    run_seconds: float = 3.0
+    outcome: str = "SUCCESS"
+    visible_after: float = 0.0  # a new job_id may answer 404 for a moment
+    job_type: str = "deleteELB"
+    error_code: Optional[str] = None
+    fail_reason: Optional[str] = None
+
+    def status(self, now: float) -> Optional[str]:
+        age = now - self.created_at
+        if age < self.visible_after:
+            return None
+        if age < self.init_seconds:
+            return "INIT"
+        if age < self.init_seconds + self.run_seconds:
+            return "RUNNING"
+        return self.outcome
+
+    def body(self, now: float) -> dict[str, Any]:
+        status = self.status(now)
+        ended = status not in ("INIT", "RUNNING")
+        return {
+            "status": status,
+            "entities": {"elb_id": "ea3e5715b68850a747ec41f335625c08"},
+            "job_id": self.job_id,
+            "job_type": self.job_type,
+            "begin_time": _iso(self.created_at),
+            "end_time": _iso(self.created_at + self.init_seconds + self.run_seconds) if ended else "",
+            "error_code": self.error_code if ended else None,
+            "fail_reason": self.fail_reason if ended else None,
+        }
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One answer served instead of the normal one: a status and body, late, or a dropped connection."""
+
+    status: int = 500
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    target: str
+    headers: dict[str, str]
+    verdict: Optional[str]  # None when the signature checked out, else why it did not
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _gateway_error(code: str, message: str) -> bytes:
+    return json.dumps({"error_msg": message, "error_code": code, "request_id": "0" * 32}).encode()
+
+
+class JobSimulator:
+    """The job API of one project on 127.0.0.1. `keys` maps each access key to (secret key, token or None)."""
+
+    def __init__(
+        self,
+        project_id: str,
+        keys: dict[str, tuple[str, Optional[str]]],
+        clock: Callable[[], float] = time.time,
+    ):
+        self.project_id = project_id
+        self.keys = dict(keys)
+        self.clock = clock
+        self.jobs: dict[str, SimJob] = {}
+        self.faults: deque = deque()
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add_job(self, job_id: str, **timeline: Any) -> SimJob:
+        job = SimJob(job_id=job_id, created_at=timeline.pop("created_at", self.clock()), **timeline)
+        self.jobs[job_id] = job
+        return job
+
+    def inject(self, *faults: Fault) -> None:
+        with self._lock:
+            self.faults.extend(faults)
+
+    def __enter__(self) -> "JobSimulator":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _secret_for(self, access_key: str) -> Optional[str]:
+        return self.keys[access_key][0] if access_key in self.keys else None
+
+    def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """What the gateway and the job API answer to a request (after any queued fault)."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        problem = sigcheck.verify(method, target, headers, b"", self._secret_for)
+        self.seen.append(Seen(method, target, dict(headers), problem))
+        sdk_date = lowered.get("x-sdk-date", "")
+        try:
+            signed_at = datetime.strptime(sdk_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            signed_at = None
+        if signed_at is not None and abs(self.clock() - signed_at) > SKEW_LIMIT_SECONDS:
+            return 401, {}, _gateway_error("APIGW.0301", _SIGNATURE_EXPIRED)
+        if problem or signed_at is None:
+            return 401, {}, _gateway_error("APIGW.0301", _SIGNATURE_FAIL)
+        access_key, signed, _ = sigcheck.parse_authorization(lowered["authorization"])
+        token = self.keys[access_key][1]
+        if token is not None and (lowered.get("x-security-token") != token or "x-security-token" not in signed):
+            return 401, {}, _gateway_error("APIGW.0301", "Incorrect IAM authentication information: invalid token")
+        route = _JOB_PATH.fullmatch(target.partition("?")[0])
+        if method != "GET" or not route:
+            return 404, {}, _gateway_error("APIGW.0101", "The API does not exist or has not been published")
+        if route["project"] != self.project_id or lowered.get("x-project-id", route["project"]) != self.project_id:
+            return 403, {}, _gateway_error("APIGW.0302", "The IAM user is not authorized to access the project")
+        job = self.jobs.get(route["job"])
+        now = self.clock()
+        if job is None or job.status(now) is None:
+            body = {"error": {"code": "JOB.0404", "message": f"job {route['job']} does not exist"}}
+            return 404, {}, json.dumps(body).encode()
+        return 200, {}, json.dumps(job.body(now)).encode()
+
+    def _handler_class(self) -> type:
+        simulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real gateway does
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                headers = dict(self.headers.items())
+                with simulator._lock:
+                    fault = simulator.faults.popleft() if simulator.faults else None
+                if fault is None:
+                    status, extra, body = simulator.answer(self.command, self.path, headers)
+                else:
+                    simulator.seen.append(Seen(self.command, self.path, headers, "fault"))
+                    time.sleep(fault.delay)
+                    if fault.drop:
+                        self.close_connection = True
+                        return
+                    status, extra, body = fault.status, fault.headers, fault.body
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **extra}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler

@@ -1,0 +1,140 @@
+"""The imperative shell of one invocation: read the edges, query the job once, decide, answer, log.
+
+Every edge (HTTP session, environment, clock, randomness, log sink) comes in through Runtime,
+so tests and the CLI run the very same code against the loopback simulator.
+"""
+
+import json
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Union
+
+import requests
+
+from .answer import echo, refusal, result
+from .client import fetch_job, job_url
+from .config import Config, ConfigError, load_config
+from .credentials import context_value, find_credentials
+from .events import Finished, InvalidInput, Query, parse_event
+from .model import Error, Failure, Job, Reply
+from .policy import Policy
+
+# Kept back from the function's remaining time for answering after the request.
+MARGIN_SECONDS = 1.0
+# Below this there is no point in starting a request; the loop calls again.
+MIN_BUDGET_SECONDS = 0.5
+# A job query that takes longer than this is better retried by the loop than waited for.
+MAX_REQUEST_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    session: requests.Session
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)  # live: read at every call
+    clock: Callable[[], float] = time.time
+    draw: Callable[[], float] = random.random
+    log: Callable[[str], None] = print
+
+
+def endpoint(config: Config, region: Optional[str]) -> Optional[str]:
+    if config.endpoint:
+        return config.endpoint
+    return f"https://elb.{region}.myhuaweicloud.com" if region else None
+
+
+def request_budget(context: Any) -> float:
+    """Seconds the request may take so that the function still answers before its own timeout."""
+    try:
+        remaining = float(context.getRemainingTimeInMilliSeconds()) / 1000
+    except Exception:  # no FunctionGraph context: a local call has no timeout of its own
+        remaining = MAX_REQUEST_SECONDS + MARGIN_SECONDS
+    return min(MAX_REQUEST_SECONDS, remaining - MARGIN_SECONDS)
+
+
+def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> dict[str, Any]:
+    started_at = query.poll.started_at or now
+    attempt = query.poll.attempt + 1
+    try:
+        config = load_config(runtime.environ)
+    except ConfigError as exc:
+        error = Error("configuration", str(exc), False)
+        return refusal(error, query.job_id, query.project_id, query.region, attempt, started_at,
+                       query.poll.max_wait or Config().max_wait)
+    project_id = query.project_id or config.project_id
+    region = query.region or config.region
+    max_wait = query.poll.max_wait or config.max_wait
+
+    def refuse(kind: str, message: str) -> dict[str, Any]:
+        return refusal(Error(kind, message, False), query.job_id, project_id, region, attempt, started_at, max_wait)
+
+    base = endpoint(config, region)
+    if not project_id:
+        return refuse("configuration", "No project ID: pass project_id in the event, or set "
+                      "HUAWEICLOUD_SDK_PROJECT_ID (FunctionGraph sets RUNTIME_PROJECT_ID itself).")
+    if not base:
+        return refuse("configuration", "No region: pass region in the event, or set JOBSTEP_REGION "
+                      "(for example ap-southeast-1).")
+    credentials = find_credentials(context, runtime.environ)
+    if credentials is None:
+        return refuse("credentials", "No credentials: give the function an agency (FunctionGraph then hands its "
+                      "temporary keys to the handler), or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK.")
+
+    budget = request_budget(context)
+    reply: Reply
+    if budget < MIN_BUDGET_SECONDS:
+        reply = Failure("timeout", "too little of the invocation's time was left to query the job")
+    else:
+        reply = fetch_job(runtime.session, job_url(base, project_id, query.job_id), credentials, project_id,
+                          now, budget)
+    policy = Policy(max_wait=max_wait, not_found_grace=config.not_found_grace)
+    verdict = policy.decide(reply, started_at, query.poll.errors, query.last_job, now, runtime.draw())
+    job = reply if isinstance(reply, Job) else query.last_job
+    return result(query.job_id, project_id, region, verdict, job, attempt, started_at, max_wait)
+
+
+def _answer(event: Any, context: Any, runtime: Runtime, now: datetime) -> dict[str, Any]:
+    parsed: Union[Query, Finished]
+    try:
+        parsed = parse_event(event, now)
+    except InvalidInput as exc:
+        return refusal(Error("invalid_input", str(exc), False), exc.job_id, None, None, 1, now, Config().max_wait)
+    if isinstance(parsed, Finished):
+        return echo(parsed.result)
+    return _query_once(parsed, context, runtime, now)
+
+
+def handle(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
+    """One invocation. Never raises: every failure is a verdict in the answer."""
+    began = time.monotonic()
+    now = datetime.fromtimestamp(runtime.clock(), timezone.utc)
+    try:
+        answer = _answer(event, context, runtime, now)
+    except Exception as exc:  # a bug must still answer, and say so
+        error = Error("internal", f"jobstep failed unexpectedly ({type(exc).__name__}); please report it", False)
+        answer = refusal(error, None, None, None, 1, now, Config().max_wait)
+    _log(runtime, context, answer, time.monotonic() - began)
+    return answer
+
+
+def _log(runtime: Runtime, context: Any, answer: dict[str, Any], seconds: float) -> None:
+    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    poll = answer.get("poll") if isinstance(answer.get("poll"), dict) else {}
+    line = {
+        "request_id": context_value(context, "getRequestID"),
+        "job_id": answer.get("job_id"),
+        "attempt": poll.get("attempt"),
+        "status": answer.get("status"),
+        "decision": "done" if answer.get("done") else "retry",
+        "retry_after": answer.get("retry_after"),
+        "error": error.get("type"),
+        "http_status": error.get("http_status"),
+        "latency_ms": round(seconds * 1000, 1),
+    }
+    try:
+        runtime.log(json.dumps(line, default=str))
+    except Exception:  # a broken log sink must not break the answer
+        pass

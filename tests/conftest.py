@@ -1,0 +1,92 @@
+"""Shared set-up: the loopback job API, a simulated clock, FunctionGraph-like contexts."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import pytest
+
+from jobstep.client import new_session
+from jobstep.simulator import JobSimulator
+from jobstep.step import Runtime, handle
+
+PROJECT = "0b2c4e6a8f1d43b5a7c9e1f3a5b7c9d1"
+# Long-term keys (an IAM user's) and an agency's temporary keys with their token.
+AK, SK = "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
+TEMP_AK, TEMP_SK, TOKEN = "TEMPAKJOBSTEP0000001", "tempSecretKeyForTheAgency0000000000000000", "gQpJb2tlbi1vZi10aGUtYWdlbmN5"
+SECRETS = (SK, TEMP_SK, TOKEN)
+START = 1_790_000_000.0  # a fixed moment, so every run sees the same times
+
+
+class Clock:
+    """Simulated time, shared by the handler and the simulator: tests move it instead of sleeping."""
+
+    def __init__(self, now: float = START):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Context:
+    """The FunctionGraph context methods the handler uses; no agency unless keys are given."""
+
+    def __init__(self, remaining_ms: int = 30_000, ak: str = "", sk: str = "", token: str = ""):
+        self.remaining_ms, self.ak, self.sk, self.token = remaining_ms, ak, sk, token
+
+    def getRequestID(self) -> str:  # noqa: N802
+        return "req-0001"
+
+    def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802
+        return self.remaining_ms
+
+    def getSecurityAccessKey(self) -> str:  # noqa: N802
+        return self.ak
+
+    def getSecuritySecretKey(self) -> str:  # noqa: N802
+        return self.sk
+
+    def getSecurityToken(self) -> str:  # noqa: N802
+        return self.token
+
+
+AGENCY = Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN)
+
+
+@dataclass
+class Harness:
+    """One simulator, one warm runtime, and everything the handler logged."""
+
+    simulator: JobSimulator
+    clock: Clock
+    environ: dict[str, str]
+    logs: list[str] = field(default_factory=list)
+    draws: Callable[[], float] = lambda: 0.5
+    session: Any = field(default_factory=new_session)
+
+    def call(self, event: Any, context: Optional[Context] = None) -> dict[str, Any]:
+        runtime = Runtime(session=self.session, environ=self.environ, clock=self.clock, draw=self.draws,
+                          log=self.logs.append)
+        answer = handle(event, AGENCY if context is None else context, runtime)
+        json.dumps(answer)  # every answer is JSON, as FunctionGraph returns it
+        return answer
+
+    @property
+    def requests(self) -> int:
+        return len(self.simulator.seen)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def harness(clock: Clock):
+    keys = {AK: (SK, None), TEMP_AK: (TEMP_SK, TOKEN)}
+    with JobSimulator(PROJECT, keys, clock=clock) as simulator:
+        environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
+        yield Harness(simulator, clock, environ)
