@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import pytest
-
 from jobstep.client import new_session
 from jobstep.simulator import JobSimulator
 from jobstep.step import Runtime, handle
@@ -13,7 +12,8 @@ from jobstep.step import Runtime, handle
 PROJECT = "0b2c4e6a8f1d43b5a7c9e1f3a5b7c9d1"
 # Long-term keys (an IAM user's) and an agency's temporary keys with their token.
 AK, SK = "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
-TEMP_AK, TEMP_SK, TOKEN = "TEMPAKJOBSTEP0000001", "tempSecretKeyForTheAgency0000000000000000", "gQpJb2tlbi1vZi10aGUtYWdlbmN5"
+TEMP_AK, TEMP_SK = "TEMPAKJOBSTEP0000001", "tempSecretKeyForTheAgency0000000000000000"
+TOKEN = "gQpJb2tlbi1vZi10aGUtYWdlbmN5"
 SECRETS = (SK, TEMP_SK, TOKEN)
 START = 1_790_000_000.0  # a fixed moment, so every run sees the same times
 

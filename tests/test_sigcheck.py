@@ -3,7 +3,6 @@
 import hashlib
 
 import pytest
-
 from jobstep import sigcheck
 
 # (AK, SK, method, path, query, headers, signed headers, body, expected signature), from the guide.
@@ -32,8 +31,8 @@ def test_published_vectors(ak, sk, method, path, query, headers, signed, body, e
     assert sigcheck.signature(sk, headers["X-Sdk-Date"], canonical) == expected
 
     authorization = f"SDK-HMAC-SHA256 Access={ak}, SignedHeaders={';'.join(signed)}, Signature={expected}"
-    secrets = {ak: sk}.get
-    assert sigcheck.verify(method, f"{path}?{query}", {**headers, "Authorization": authorization}, body, secrets) is None
+    signed_request = {**headers, "Authorization": authorization}
+    assert sigcheck.verify(method, f"{path}?{query}", signed_request, body, {ak: sk}.get) is None
 
 
 def test_published_canonical_request_hash():

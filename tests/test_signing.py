@@ -1,7 +1,6 @@
 """The handler's requests, signed with huaweicloudsdkcore, pass the independent gateway-style check."""
 
 from conftest import AGENCY, AK, PROJECT, SK, TEMP_AK, TOKEN, Context
-
 from jobstep import sigcheck
 
 NO_AGENCY = Context()
@@ -39,7 +38,8 @@ def test_agency_temporary_keys_sign_with_the_security_token(harness):
 
 def test_security_token_from_the_environment_is_sent_and_signed(harness):
     harness.simulator.add_job("job-1")
-    harness.environ.update(HUAWEICLOUD_SDK_AK=TEMP_AK, HUAWEICLOUD_SDK_SK=AGENCY.sk, HUAWEICLOUD_SDK_SECURITY_TOKEN=TOKEN)
+    harness.environ.update(HUAWEICLOUD_SDK_AK=TEMP_AK, HUAWEICLOUD_SDK_SK=AGENCY.sk,
+                           HUAWEICLOUD_SDK_SECURITY_TOKEN=TOKEN)
 
     answer = harness.call({"job_id": "job-1"}, NO_AGENCY)
 

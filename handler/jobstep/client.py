@@ -17,13 +17,18 @@ from .credentials import Credentials
 from .model import Failure, Job, Reply
 
 MAX_BODY = 1024 * 1024  # a job answer is a few hundred bytes; more is not the job API
-CONNECT_TIMEOUT = 3.05
+CONNECT_TIMEOUT = 2.0  # a regional endpoint connects in milliseconds
 
 
 def new_session() -> requests.Session:
-    """A session for warm reuse; urllib3 retries a failed connection once, never a request sent."""
+    """A session for warm reuse; urllib3 retries a failed connection once, never a request sent.
+
+    Read errors are raised as they are (read=False), so a timeout stays a timeout; Retry-After is the
+    policy's to honour, not urllib3's.
+    """
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0))
+    retry = Retry(total=1, connect=1, read=False, status=0, other=0, redirect=0, respect_retry_after_header=False)
+    adapter = HTTPAdapter(max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -49,7 +54,7 @@ def signed_headers(url: str, credentials: Credentials, project_id: str, now: dat
 
 def timeouts(budget: float) -> tuple[float, float]:
     """(connect, read) so that two connect attempts and the read fit in the budget."""
-    connect = min(CONNECT_TIMEOUT, budget / 4)
+    connect = min(CONNECT_TIMEOUT, budget / 5)
     return connect, budget - 2 * connect
 
 
@@ -84,7 +89,7 @@ def _error_fields(body: bytes) -> tuple[Optional[str], Optional[str]]:
     """(code, message) from the error shapes Huawei Cloud services use."""
     try:
         data: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     if not isinstance(data, dict):
         return None, None
@@ -125,6 +130,9 @@ def fetch_job(
             body = _read_body(response, deadline)
             if body is None:
                 return Failure("bad_response", f"the answer was larger than {MAX_BODY} bytes or too slow")
+            # The body is the server's text: an echo of our keys or signature must not reach a result or a log.
+            for secret in (credentials.ak, credentials.sk, credentials.security_token, headers["Authorization"]):
+                body = body.replace(secret.encode(), b"[redacted]") if secret else body
             return parse_reply(response.status_code, response.headers, body, now)
     except requests.Timeout:
         return Failure("timeout", f"no answer within {budget:.1f} s")

@@ -166,6 +166,7 @@ class JobSimulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the real gateway does
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stall
 
             def log_message(self, *args: Any) -> None:
                 pass
