@@ -1,0 +1,169 @@
+"""Event parsing: whatever arrives, the handler answers well-formed, and invalid input sends nothing."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from conftest import PROJECT, SECRETS, TEMP_AK, TEMP_SK, TOKEN, Clock, Context
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jobstep.client import new_session
+from jobstep.config import Config
+from jobstep.events import format_time, parse_time, valid_region
+from jobstep.simulator import JobSimulator
+from jobstep.step import Runtime, endpoint, handle
+
+RESULT_KEYS = {"job_id", "project_id", "region", "done", "status", "retry_after", "job", "error", "poll"}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+hostile_ids = st.sampled_from([
+    "", "job/1", "../jobs", "..", "job%2F1", "job?x=1", "job#frag", "job\n1", "job 1", "jоb-1",  # Cyrillic o
+    "job‐1", "１２３", "a" * 65, "job_1", "job.1", "job\\1", "job@host", "http://127.0.0.1:1/", "\x00",
+]) | st.text(max_size=70)
+contract_events = st.fixed_dictionaries(
+    {},
+    optional={
+        "job_id": hostile_ids | json_values,
+        "project_id": hostile_ids | json_values,
+        "region": st.sampled_from(["ap-southeast-1", "evil.com", "ap-southeast-1.evil.com", "x/y", "127.0.0.1:80"])
+        | json_values,
+        "poll": st.fixed_dictionaries({}, optional={
+            "attempt": json_values, "started_at": st.text(max_size=30) | json_values,
+            "max_wait": json_values, "errors": json_values,
+        }) | json_values,
+        "done": json_values,
+        "status": json_values,
+        "job": json_values,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def world():
+    clock = Clock()
+    with JobSimulator(PROJECT, {TEMP_AK: (TEMP_SK, TOKEN)}, clock=clock) as simulator:
+        logs = []
+        environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
+        runtime = Runtime(session=new_session(), environ=environ, clock=clock, draw=lambda: 0.5, log=logs.append)
+        yield simulator, runtime, logs
+
+
+def check_answer(world, event):
+    simulator, runtime, logs = world
+    before = len(simulator.seen)
+    answer = handle(event, Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN), runtime)
+
+    assert set(answer) == RESULT_KEYS and isinstance(answer["done"], bool) and isinstance(answer["status"], str)
+    shown = json.dumps(answer) + logs[-1]
+    assert not [secret for secret in SECRETS if secret in shown]
+    sent = simulator.seen[before:]
+    if answer["error"] and answer["error"]["type"] == "invalid_input":
+        assert sent == [] and answer["done"] and answer["status"] == "ERROR"
+        assert answer["error"]["message"]
+    for seen in sent:  # anything that was sent went to the job path of a well-formed id
+        assert seen.target == f"/v1.0/{PROJECT}/jobs/{event['job_id']}"
+    return answer
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=json_values)
+def test_any_json_value_gets_a_well_formed_answer(world, event):
+    check_answer(world, event)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(event=contract_events)
+def test_hostile_fields_get_a_well_formed_answer_and_no_stray_request(world, event):
+    check_answer(world, event)
+
+
+@pytest.mark.parametrize("event, says", [
+    ("not an object", "JSON object"),
+    ([{"job_id": "job-1"}], "JSON object"),
+    ({}, "job_id"),
+    ({"job_id": 4010}, "job_id"),
+    ({"job_id": "job/../../admin"}, "job_id"),
+    ({"job_id": "job-1", "project_id": "p/../q"}, "project_id"),
+    ({"job_id": "job-1", "region": "evil.example.com/"}, "region"),
+    ({"job_id": "job-1", "poll": "again"}, "poll"),
+    ({"job_id": "job-1", "poll": {"attempt": -1}}, "poll.attempt"),
+    ({"job_id": "job-1", "poll": {"attempt": True}}, "poll.attempt"),
+    ({"job_id": "job-1", "poll": {"started_at": "yesterday"}}, "poll.started_at"),
+    ({"job_id": "job-1", "poll": {"started_at": "2999-01-01T00:00:00Z"}}, "future"),
+    ({"job_id": "job-1", "poll": {"max_wait": 0}}, "poll.max_wait"),
+    ({"job_id": "job-1", "done": True}, "status"),
+])
+def test_invalid_input_says_what_to_fix_and_sends_nothing(world, event, says):
+    answer = check_answer(world, event)
+
+    assert answer["error"]["type"] == "invalid_input" and says in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("environ, says", [
+    ({"JOBSTEP_MAX_WAIT": "soon"}, "JOBSTEP_MAX_WAIT"),
+    ({"JOBSTEP_NOT_FOUND_GRACE": "-5"}, "JOBSTEP_NOT_FOUND_GRACE"),
+    ({"JOBSTEP_REGION": "ap-southeast-1.evil.com"}, "JOBSTEP_REGION"),
+    ({"JOBSTEP_ENDPOINT": "http://elb.example.com"}, "https"),
+    ({"JOBSTEP_ENDPOINT": "https://user:pw@elb.example.com"}, "JOBSTEP_ENDPOINT"),
+    ({"JOBSTEP_ENDPOINT": "https://elb.example.com:port"}, "JOBSTEP_ENDPOINT"),
+])
+def test_bad_configuration_is_an_error_that_names_the_variable(world, environ, says):
+    simulator, runtime, logs = world
+    before = len(simulator.seen)
+    broken = Runtime(session=runtime.session, environ={**runtime.environ, **environ}, clock=runtime.clock,
+                     log=logs.append)
+
+    answer = handle({"job_id": "job-1"}, Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN), broken)
+
+    assert answer["done"] and answer["error"]["type"] == "configuration" and says in answer["error"]["message"]
+    assert len(simulator.seen) == before
+
+
+@pytest.mark.parametrize("config, region, expected", [
+    (Config(), "ap-southeast-1", "https://elb.ap-southeast-1.myhuaweicloud.com"),
+    (Config(region="cn-north-4"), "cn-north-4", "https://elb.cn-north-4.myhuaweicloud.com"),
+    (Config(endpoint="https://vpcep.example.com"), "ap-southeast-1", "https://vpcep.example.com"),
+    (Config(), None, None),
+])
+def test_the_endpoint_is_the_regional_host_unless_configured(config, region, expected):
+    assert endpoint(config, region) == expected
+
+
+def test_no_region_and_no_endpoint_is_a_configuration_error(world):
+    simulator, runtime, logs = world
+    bare = Runtime(session=runtime.session, environ={"RUNTIME_PROJECT_ID": PROJECT}, log=logs.append)
+
+    answer = handle({"job_id": "job-1"}, None, bare)
+
+    assert answer["error"]["type"] == "configuration" and "JOBSTEP_REGION" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2015-09-17T03:05:38.756Z", datetime(2015, 9, 17, 3, 5, 38, 756000, timezone.utc)),
+    ("2015-09-17T03:05:38Z", datetime(2015, 9, 17, 3, 5, 38, tzinfo=timezone.utc)),
+    ("2015-09-17T11:05:38+08:00", datetime(2015, 9, 17, 3, 5, 38, tzinfo=timezone.utc)),
+    ("2015-09-17 03:05:38", datetime(2015, 9, 17, 3, 5, 38, tzinfo=timezone.utc)),
+    ("2015-02-30T00:00:00Z", None),
+    ("", None),
+    (None, None),
+    (17, None),
+])
+def test_parse_time(text, expected):
+    assert parse_time(text) == expected
+
+
+@given(st.datetimes(datetime(1970, 1, 2), datetime(9999, 12, 30), timezones=st.just(timezone.utc)))
+def test_started_at_survives_the_round_trip(moment):
+    assert parse_time(format_time(moment)) == moment.replace(microsecond=0)
+
+
+@pytest.mark.parametrize("region, valid", [
+    ("ap-southeast-1", True), ("cn-north-4", True), ("eu-west-101", True), ("la-south-2", True),
+    ("AP-southeast-1", False), ("ap-southeast-1.", False), ("ap.southeast", False), ("ap-southeast-1\n", False),
+])
+def test_region_form(region, valid):
+    assert valid_region(region) is valid
