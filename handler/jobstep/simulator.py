@@ -101,6 +101,7 @@ class JobSimulator:
         self.jobs: dict[str, SimJob] = {}
         self.faults: deque = deque()
         self.seen: list[Seen] = []
+        self.connections = 0  # TCP connections accepted: shows keep-alive reuse
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -170,6 +171,11 @@ class JobSimulator:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with simulator._lock:
+                    simulator.connections += 1
 
             def do_GET(self) -> None:
                 headers = dict(self.headers.items())
