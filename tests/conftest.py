@@ -14,7 +14,7 @@ PROJECT = "0b2c4e6a8f1d43b5a7c9e1f3a5b7c9d1"
 AK, SK = "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
 TEMP_AK, TEMP_SK = "TEMPAKJOBSTEP0000001", "tempSecretKeyForTheAgency0000000000000000"
 TOKEN = "gQpJb2tlbi1vZi10aGUtYWdlbmN5"
-SECRETS = (SK, TEMP_SK, TOKEN)
+SECRETS = (AK, SK, TEMP_AK, TEMP_SK, TOKEN)
 START = 1_790_000_000.0  # a fixed moment, so every run sees the same times
 
 

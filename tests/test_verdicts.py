@@ -260,7 +260,7 @@ def test_a_job_still_missing_after_the_grace_period_is_an_error(harness, grace, 
 
 def test_each_call_logs_one_json_line_and_no_secret_anywhere(harness):
     harness.simulator.add_job("job-1", init_seconds=0, run_seconds=5)
-    harness.simulator.inject(Fault(401, json.dumps({"error_msg": f"echo {TOKEN} {TEMP_SK}"}).encode()))
+    harness.simulator.inject(Fault(401, json.dumps({"error_msg": f"echo {TEMP_AK} {TOKEN} {TEMP_SK}"}).encode()))
     answers = [harness.call({"job_id": "job-1"})]
     harness.simulator.add_job("job-2", init_seconds=0, run_seconds=5)
     answers += loop(harness, {"job_id": "job-2"})
