@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from jobstep.client import new_session
 from jobstep.config import Config
 from jobstep.events import format_time, parse_time, valid_region
+from jobstep.services import SERVICES
 from jobstep.simulator import JobSimulator
 from jobstep.step import Runtime, endpoint, handle
 
-RESULT_KEYS = {"job_id", "project_id", "region", "done", "status", "retry_after", "job", "error", "poll"}
+RESULT_KEYS = {"job_id", "project_id", "region", "service", "done", "status", "retry_after", "job", "error", "poll"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -31,6 +32,7 @@ contract_events = st.fixed_dictionaries(
         "project_id": hostile_ids | json_values,
         "region": st.sampled_from(["ap-southeast-1", "evil.com", "ap-southeast-1.evil.com", "x/y", "127.0.0.1:80"])
         | json_values,
+        "service": st.sampled_from(["elb", "ecs", "elbv3", "ELB", "elb.evil.com", "../", ""]) | json_values,
         "poll": st.fixed_dictionaries({}, optional={
             "attempt": json_values, "started_at": st.text(max_size=30) | json_values,
             "max_wait": json_values, "errors": json_values,
@@ -64,8 +66,9 @@ def check_answer(world, event):
     if answer["error"] and answer["error"]["type"] == "invalid_input":
         assert sent == [] and answer["done"] and answer["status"] == "ERROR"
         assert answer["error"]["message"]
-    for seen in sent:  # anything that was sent went to the job path of a well-formed id
-        assert seen.target == f"/v1.0/{PROJECT}/jobs/{event['job_id']}"
+    for seen in sent:  # anything that was sent went to a registered job path, for a well-formed id
+        api = SERVICES[event.get("service", "elb")]
+        assert seen.target == api.path.format(project_id=PROJECT, job_id=event["job_id"])
     return answer
 
 
@@ -96,6 +99,8 @@ def test_hostile_fields_get_a_well_formed_answer_and_no_stray_request(world, eve
     ({"job_id": "job-1", "poll": {"started_at": "2999-01-01T00:00:00Z"}}, "future"),
     ({"job_id": "job-1", "poll": {"max_wait": 0}}, "poll.max_wait"),
     ({"job_id": "job-1", "done": True}, "status"),
+    ({"job_id": "job-1", "service": "iam"}, "service"),
+    ({"job_id": "job-1", "service": "elb.evil.com"}, "service"),
 ])
 def test_invalid_input_says_what_to_fix_and_sends_nothing(world, event, says):
     answer = check_answer(world, event)
@@ -107,6 +112,7 @@ def test_invalid_input_says_what_to_fix_and_sends_nothing(world, event, says):
     ({"JOBSTEP_MAX_WAIT": "soon"}, "JOBSTEP_MAX_WAIT"),
     ({"JOBSTEP_NOT_FOUND_GRACE": "-5"}, "JOBSTEP_NOT_FOUND_GRACE"),
     ({"JOBSTEP_REGION": "ap-southeast-1.evil.com"}, "JOBSTEP_REGION"),
+    ({"JOBSTEP_SERVICE": "rds"}, "JOBSTEP_SERVICE"),
     ({"JOBSTEP_ENDPOINT": "http://elb.example.com"}, "https"),
     ({"JOBSTEP_ENDPOINT": "https://user:pw@elb.example.com"}, "JOBSTEP_ENDPOINT"),
     ({"JOBSTEP_ENDPOINT": "https://elb.example.com:port"}, "JOBSTEP_ENDPOINT"),
@@ -123,14 +129,15 @@ def test_bad_configuration_is_an_error_that_names_the_variable(world, environ, s
     assert len(simulator.seen) == before
 
 
-@pytest.mark.parametrize("config, region, expected", [
-    (Config(), "ap-southeast-1", "https://elb.ap-southeast-1.myhuaweicloud.com"),
-    (Config(region="cn-north-4"), "cn-north-4", "https://elb.cn-north-4.myhuaweicloud.com"),
-    (Config(endpoint="https://vpcep.example.com"), "ap-southeast-1", "https://vpcep.example.com"),
-    (Config(), None, None),
+@pytest.mark.parametrize("config, service, region, expected", [
+    (Config(), "elb", "ap-southeast-1", "https://elb.ap-southeast-1.myhuaweicloud.com"),
+    (Config(region="cn-north-4"), "ecs", "cn-north-4", "https://ecs.cn-north-4.myhuaweicloud.com"),
+    (Config(), "elbv3", "eu-west-101", "https://elb.eu-west-101.myhuaweicloud.com"),
+    (Config(endpoint="https://vpcep.example.com"), "vpc", "ap-southeast-1", "https://vpcep.example.com"),
+    (Config(), "elb", None, None),
 ])
-def test_the_endpoint_is_the_regional_host_unless_configured(config, region, expected):
-    assert endpoint(config, region) == expected
+def test_the_endpoint_is_the_services_regional_host_unless_configured(config, service, region, expected):
+    assert endpoint(config, SERVICES[service], region) == expected
 
 
 def test_no_region_and_no_endpoint_is_a_configuration_error(world):

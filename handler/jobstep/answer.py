@@ -13,6 +13,7 @@ def result(
     job_id: Optional[str],
     project_id: Optional[str],
     region: Optional[str],
+    service: Optional[str],
     verdict: Verdict,
     job: Optional[Job],
     attempt: int,
@@ -23,6 +24,7 @@ def result(
         "job_id": job_id,
         "project_id": project_id,
         "region": region,
+        "service": service,
         "done": verdict.done,
         "status": verdict.status,
         "retry_after": verdict.retry_after,
@@ -42,18 +44,19 @@ def refusal(
     job_id: Optional[str],
     project_id: Optional[str],
     region: Optional[str],
+    service: Optional[str],
     attempt: int,
     started_at: datetime,
     max_wait: int,
 ) -> dict[str, Any]:
     """A result for an input or a configuration that cannot be queried: done, with ERROR."""
-    return result(job_id, project_id, region, Verdict(True, ERROR, None, error, 0), None, attempt, started_at,
-                  max_wait)
+    verdict = Verdict(True, ERROR, None, error, 0)
+    return result(job_id, project_id, region, service, verdict, None, attempt, started_at, max_wait)
 
 
 def echo(finished: Mapping[str, Any]) -> dict[str, Any]:
     """A finished result fed back: the same verdict, its fields kept as they were."""
-    keys = ("job_id", "project_id", "region", "done", "status", "retry_after", "job", "error", "poll")
+    keys = ("job_id", "project_id", "region", "service", "done", "status", "retry_after", "job", "error", "poll")
     shown = {key: finished.get(key) for key in keys}
     shown["retry_after"] = None
     return shown

@@ -5,7 +5,7 @@ import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Optional
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from huaweicloudsdkcore.sdk_request import SdkRequest
@@ -15,6 +15,7 @@ from urllib3.util.retry import Retry
 
 from .credentials import Credentials
 from .model import Failure, Job, Reply
+from .services import JobApi
 
 MAX_BODY = 1024 * 1024  # a job answer is a few hundred bytes; more is not the job API
 CONNECT_TIMEOUT = 2.0  # a regional endpoint connects in milliseconds
@@ -32,10 +33,6 @@ def new_session() -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
-
-
-def job_url(base: str, project_id: str, job_id: str) -> str:
-    return f"{base}/v1.0/{quote(project_id, safe='')}/jobs/{quote(job_id, safe='')}"
 
 
 def signed_headers(url: str, credentials: Credentials, project_id: str, now: datetime) -> dict[str, str]:
@@ -100,13 +97,14 @@ def _error_fields(body: bytes) -> tuple[Optional[str], Optional[str]]:
     return (str(code)[:100] if code else None), (str(message)[:300] if message else None)
 
 
-def parse_reply(status: int, headers: Any, body: bytes, now: datetime) -> Reply:
+def parse_reply(api: JobApi, status: int, headers: Any, body: bytes, now: datetime) -> Reply:
     if status == 200:
         try:
             data = json.loads(body)
         except ValueError:
             return Failure("bad_response", "the answer was not JSON")
-        job = Job.from_fields(data) if isinstance(data, dict) else None
+        fields = api.job_fields(data)
+        job = Job.from_fields(fields) if fields is not None else None
         return job or Failure("bad_response", "the answer had no job status")
     code, message = _error_fields(body)
     return Failure("http", message or "", status, code, retry_after_seconds(headers.get("Retry-After"), now))
@@ -114,6 +112,7 @@ def parse_reply(status: int, headers: Any, body: bytes, now: datetime) -> Reply:
 
 def fetch_job(
     session: requests.Session,
+    api: JobApi,
     url: str,
     credentials: Credentials,
     project_id: str,
@@ -133,7 +132,7 @@ def fetch_job(
             # The body is the server's text: an echo of our keys or signature must not reach a result or a log.
             for secret in (credentials.ak, credentials.sk, credentials.security_token, headers["Authorization"]):
                 body = body.replace(secret.encode(), b"[redacted]") if secret else body
-            return parse_reply(response.status_code, response.headers, body, now)
+            return parse_reply(api, response.status_code, response.headers, body, now)
     except requests.Timeout:
         return Failure("timeout", f"no answer within {budget:.1f} s")
     except requests.RequestException as exc:

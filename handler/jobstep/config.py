@@ -7,6 +7,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from .events import MAX_WAIT_LIMIT, valid_id, valid_region
+from .services import DEFAULT_SERVICE, SERVICES
 
 
 class ConfigError(ValueError):
@@ -20,6 +21,7 @@ class Config:
     max_wait: int = 3600
     not_found_grace: int = 60
     project_id: Optional[str] = None
+    service: str = DEFAULT_SERVICE
 
 
 def _is_loopback(host: str) -> bool:
@@ -60,6 +62,9 @@ def load_config(environ: Mapping[str, str]) -> Config:
     region = environ.get("JOBSTEP_REGION") or None
     if region is not None and not valid_region(region):
         raise ConfigError(f"JOBSTEP_REGION must look like ap-southeast-1, got {region!r:.40}")
+    service = environ.get("JOBSTEP_SERVICE") or DEFAULT_SERVICE
+    if service not in SERVICES:
+        raise ConfigError(f"JOBSTEP_SERVICE must be one of {', '.join(SERVICES)}, got {service!r:.40}")
     endpoint = environ.get("JOBSTEP_ENDPOINT") or None
     # FunctionGraph presets RUNTIME_PROJECT_ID; the SDK's variable serves local runs.
     project_id = environ.get("RUNTIME_PROJECT_ID") or environ.get("HUAWEICLOUD_SDK_PROJECT_ID") or None
@@ -71,4 +76,5 @@ def load_config(environ: Mapping[str, str]) -> Config:
         max_wait=_seconds(environ, "JOBSTEP_MAX_WAIT", 3600, 1),
         not_found_grace=_seconds(environ, "JOBSTEP_NOT_FOUND_GRACE", 60, 0),
         project_id=project_id,
+        service=service,
     )

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
 
 from .model import Job
+from .services import SERVICES
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]{1,20}){1,3}")
@@ -45,6 +46,7 @@ class Query:
     job_id: str
     project_id: Optional[str]
     region: Optional[str]
+    service: Optional[str]
     poll: Poll
     last_job: Optional[Job]
 
@@ -137,11 +139,15 @@ def parse_event(event: Any, now: datetime) -> Union[Query, Finished]:
     region = event.get("region")
     if region is not None and not valid_region(region):
         raise InvalidInput(f"region must look like ap-southeast-1, got {region!r:.80}", job_id)
+    service = event.get("service")
+    if service is not None and service not in SERVICES:
+        raise InvalidInput(f"service must be one of {', '.join(SERVICES)}; got {service!r:.40}", job_id)
     last_job = event.get("job")
     return Query(
         job_id=job_id,
         project_id=project_id,
         region=region,
+        service=service,
         poll=_parse_poll(event.get("poll"), job_id, now),
         last_job=Job.from_fields(last_job) if isinstance(last_job, dict) else None,
     )

@@ -7,12 +7,13 @@ Randomness comes in as `draw`, a number in [0, 1), so every verdict is reproduci
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Any, Optional
 
 from .events import parse_time
 from .model import Error, Failure, Job, Reply
 
 SUCCESS = "SUCCESS"
+SUCCESS_STATUSES = (SUCCESS, "COMPLETE")  # ELB v3 reports a finished job as COMPLETE
 FAIL = "FAIL"
 TIMEOUT = "TIMEOUT"
 ERROR = "ERROR"
@@ -53,7 +54,7 @@ class Policy:
         until_deadline = (started_at + timedelta(seconds=self.max_wait) - now).total_seconds()
 
         if isinstance(reply, Job):
-            if reply.status == SUCCESS:
+            if reply.status in SUCCESS_STATUSES:
                 return Verdict(True, SUCCESS, None, None, 0)
             if reply.status == FAIL:
                 return Verdict(True, FAIL, None, Error("job_failed", failure_message(reply), False), 0)
@@ -107,10 +108,30 @@ def _whole(seconds: float, until_deadline: float) -> int:
     return max(1, min(round(seconds), math.ceil(until_deadline)))
 
 
+_SHOWN_SUB_JOBS = 3
+
+
+def _reason(code: Any, reason: Any) -> str:
+    return ": ".join(str(part)[:300] for part in (code, reason) if part)
+
+
 def failure_message(job: Job) -> str:
-    reason = ": ".join(part for part in (job.error_code, job.fail_reason) if part)
+    """What failed and why, with the failed sub-jobs' reasons (ECS and ELB v3 hide them there)."""
+    reason = _reason(job.error_code, job.fail_reason)
     kind = f" ({job.job_type})" if job.job_type else ""
-    return f"The job{kind} failed" + (f": {reason}" if reason else " and the job API gave no reason") + "."
+    message = f"The job{kind} failed" + (f": {reason}" if reason else "") + "."
+    sub_jobs = (job.entities or {}).get("sub_jobs")
+    if not isinstance(sub_jobs, list):
+        sub_jobs = []
+    failed = [sub for sub in sub_jobs if isinstance(sub, dict) and sub.get("status") == FAIL]
+    for sub in failed[:_SHOWN_SUB_JOBS]:
+        sub_reason = _reason(sub.get("error_code"), sub.get("fail_reason") or sub.get("error_msg"))
+        message += f" Sub-job {sub.get('job_id')} failed" + (f": {sub_reason}" if sub_reason else "") + "."
+    if len(failed) > _SHOWN_SUB_JOBS:
+        message += f" {len(failed) - _SHOWN_SUB_JOBS} more sub-jobs failed."
+    if not reason and not failed:
+        message += " The job API gave no reason: look at the job in the service's console."
+    return message
 
 
 def _said(failure: Failure) -> str:

@@ -15,9 +15,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
 from . import sigcheck
+from .services import SERVICES, JobApi
 
 SKEW_LIMIT_SECONDS = 15 * 60
-_JOB_PATH = re.compile(r"/v1\.0/(?P<project>[^/]+)/jobs/(?P<job>[^/]+)")
+# Every registered job API's path, each answered in its own body shape.
+_ROUTES = [
+    (re.compile(re.escape(api.path).replace(r"\{project_id\}", "(?P<project>[^/]+)")
+                .replace(r"\{job_id\}", "(?P<job>[^/]+)")), api)
+    for api in set(SERVICES.values())
+]
 _SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
 _SIGNATURE_EXPIRED = "Incorrect IAM authentication information: calc ak sk signature fail:signature expired"
 
@@ -33,6 +39,7 @@ class SimJob:
     job_type: str = "deleteELB"
     error_code: Optional[str] = None
     fail_reason: Optional[str] = None
+    sub_jobs: Optional[list[dict[str, Any]]] = None
 
     def status(self, now: float) -> Optional[str]:
         age = now - self.created_at
@@ -44,19 +51,25 @@ class SimJob:
             return "RUNNING"
         return self.outcome
 
-    def body(self, now: float) -> dict[str, Any]:
+    def body(self, now: float, api: JobApi) -> dict[str, Any]:
         status = self.status(now)
         ended = status not in ("INIT", "RUNNING")
-        return {
+        job = {
             "status": status,
-            "entities": {"elb_id": "ea3e5715b68850a747ec41f335625c08"},
             "job_id": self.job_id,
             "job_type": self.job_type,
             "begin_time": _iso(self.created_at),
             "end_time": _iso(self.created_at + self.init_seconds + self.run_seconds) if ended else "",
             "error_code": self.error_code if ended else None,
-            "fail_reason": self.fail_reason if ended else None,
         }
+        if api.wrapped:  # ELB v3
+            resource = {"resource_id": "ea3e5715-b688-50a7-47ec-41f335625c08", "sub_jobs": self.sub_jobs or []}
+            return {"job": {**job, "error_msg": self.fail_reason if ended else None, **resource},
+                    "request_id": "0" * 32}
+        entities: dict[str, Any] = {"elb_id": "ea3e5715b68850a747ec41f335625c08"}
+        if self.sub_jobs is not None:  # ECS
+            entities = {"sub_jobs_total": len(self.sub_jobs), "sub_jobs": self.sub_jobs}
+        return {**job, "fail_reason": self.fail_reason if ended else None, "entities": entities}
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,14 @@ class Seen:
     target: str
     headers: dict[str, str]
     verdict: Optional[str]  # None when the signature checked out, else why it did not
+
+
+def _route(path: str) -> tuple[Optional[re.Match], Optional[JobApi]]:
+    for pattern, api in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            return match, api
+    return None, None
 
 
 def _iso(moment: float) -> str:
@@ -150,7 +171,7 @@ class JobSimulator:
         token = self.keys[access_key][1]
         if token is not None and (lowered.get("x-security-token") != token or "x-security-token" not in signed):
             return 401, {}, _gateway_error("APIGW.0301", "Incorrect IAM authentication information: invalid token")
-        route = _JOB_PATH.fullmatch(target.partition("?")[0])
+        route, api = _route(target.partition("?")[0])
         if method != "GET" or not route:
             return 404, {}, _gateway_error("APIGW.0101", "The API does not exist or has not been published")
         if route["project"] != self.project_id or lowered.get("x-project-id", route["project"]) != self.project_id:
@@ -160,7 +181,7 @@ class JobSimulator:
         if job is None or job.status(now) is None:
             body = {"error": {"code": "JOB.0404", "message": f"job {route['job']} does not exist"}}
             return 404, {}, json.dumps(body).encode()
-        return 200, {}, json.dumps(job.body(now)).encode()
+        return 200, {}, json.dumps(job.body(now, api)).encode()
 
     def _handler_class(self) -> type:
         simulator = self

@@ -16,12 +16,13 @@ from typing import Any, Callable, Optional, Union
 import requests
 
 from .answer import echo, refusal, result
-from .client import fetch_job, job_url
+from .client import fetch_job
 from .config import Config, ConfigError, load_config
 from .credentials import context_value, find_credentials
 from .events import Finished, InvalidInput, Query, parse_event
 from .model import Error, Failure, Job, Reply
 from .policy import Policy
+from .services import SERVICES, JobApi
 
 # Kept back from the function's remaining time for answering after the request.
 MARGIN_SECONDS = 1.0
@@ -40,10 +41,10 @@ class Runtime:
     log: Callable[[str], None] = print
 
 
-def endpoint(config: Config, region: Optional[str]) -> Optional[str]:
+def endpoint(config: Config, api: JobApi, region: Optional[str]) -> Optional[str]:
     if config.endpoint:
         return config.endpoint
-    return f"https://elb.{region}.myhuaweicloud.com" if region else None
+    return api.regional_endpoint(region) if region else None
 
 
 def request_budget(context: Any) -> float:
@@ -62,16 +63,19 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> 
         config = load_config(runtime.environ)
     except ConfigError as exc:
         error = Error("configuration", str(exc), False)
-        return refusal(error, query.job_id, query.project_id, query.region, attempt, started_at,
+        return refusal(error, query.job_id, query.project_id, query.region, query.service, attempt, started_at,
                        query.poll.max_wait or Config().max_wait)
     project_id = query.project_id or config.project_id
     region = query.region or config.region
     max_wait = query.poll.max_wait or config.max_wait
+    service = query.service or config.service
+    api = SERVICES[service]
 
     def refuse(kind: str, message: str) -> dict[str, Any]:
-        return refusal(Error(kind, message, False), query.job_id, project_id, region, attempt, started_at, max_wait)
+        error = Error(kind, message, False)
+        return refusal(error, query.job_id, project_id, region, service, attempt, started_at, max_wait)
 
-    base = endpoint(config, region)
+    base = endpoint(config, api, region)
     if not project_id:
         return refuse("configuration", "No project ID: pass project_id in the event, or set "
                       "HUAWEICLOUD_SDK_PROJECT_ID (FunctionGraph sets RUNTIME_PROJECT_ID itself).")
@@ -88,12 +92,12 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> 
     if budget < MIN_BUDGET_SECONDS:
         reply = Failure("timeout", "too little of the invocation's time was left to query the job")
     else:
-        reply = fetch_job(runtime.session, job_url(base, project_id, query.job_id), credentials, project_id,
-                          now, budget)
+        url = api.url(base, project_id, query.job_id)
+        reply = fetch_job(runtime.session, api, url, credentials, project_id, now, budget)
     policy = Policy(max_wait=max_wait, not_found_grace=config.not_found_grace)
     verdict = policy.decide(reply, started_at, query.poll.errors, query.last_job, now, runtime.draw())
     job = reply if isinstance(reply, Job) else query.last_job
-    return result(query.job_id, project_id, region, verdict, job, attempt, started_at, max_wait)
+    return result(query.job_id, project_id, region, service, verdict, job, attempt, started_at, max_wait)
 
 
 def _answer(event: Any, context: Any, runtime: Runtime, now: datetime) -> dict[str, Any]:
@@ -101,7 +105,8 @@ def _answer(event: Any, context: Any, runtime: Runtime, now: datetime) -> dict[s
     try:
         parsed = parse_event(event, now)
     except InvalidInput as exc:
-        return refusal(Error("invalid_input", str(exc), False), exc.job_id, None, None, 1, now, Config().max_wait)
+        error = Error("invalid_input", str(exc), False)
+        return refusal(error, exc.job_id, None, None, None, 1, now, Config().max_wait)
     if isinstance(parsed, Finished):
         return echo(parsed.result)
     return _query_once(parsed, context, runtime, now)
@@ -115,7 +120,7 @@ def handle(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
         answer = _answer(event, context, runtime, now)
     except Exception as exc:  # a bug must still answer, and say so
         error = Error("internal", f"jobstep failed unexpectedly ({type(exc).__name__}); please report it", False)
-        answer = refusal(error, None, None, None, 1, now, Config().max_wait)
+        answer = refusal(error, None, None, None, None, 1, now, Config().max_wait)
     _log(runtime, context, answer, time.monotonic() - began)
     return answer
 
