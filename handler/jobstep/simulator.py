@@ -22,7 +22,7 @@ SKEW_LIMIT_SECONDS = 15 * 60
 _ROUTES = [
     (re.compile(re.escape(api.path).replace(r"\{project_id\}", "(?P<project>[^/]+)")
                 .replace(r"\{job_id\}", "(?P<job>[^/]+)")), api)
-    for api in dict.fromkeys(SERVICES.values())  # elb and elbv3 share a host, not a path; keep the order
+    for api in SERVICES.values()  # ecs, evs, bms, ims and vpc share one path: the first match answers it
 ]
 _SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
 _SIGNATURE_EXPIRED = "Incorrect IAM authentication information: calc ak sk signature fail:signature expired"
