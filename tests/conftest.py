@@ -32,16 +32,21 @@ class Clock:
 
 
 class Context:
-    """The FunctionGraph context methods the handler uses; no agency unless keys are given."""
+    """The FunctionGraph context methods the handler uses; no agency unless keys are given.
 
-    def __init__(self, remaining_ms: int = 30_000, ak: str = "", sk: str = "", token: str = ""):
-        self.remaining_ms, self.ak, self.sk, self.token = remaining_ms, ak, sk, token
+    With a clock, the remaining time runs down on it (from the moment the context is made)."""
+
+    def __init__(self, remaining_ms: int = 30_000, ak: str = "", sk: str = "", token: str = "",
+                 clock: Optional[Clock] = None):
+        self.remaining_ms, self.ak, self.sk, self.token, self.clock = remaining_ms, ak, sk, token, clock
+        self.began = clock() if clock else 0.0
 
     def getRequestID(self) -> str:  # noqa: N802
         return "req-0001"
 
     def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802
-        return self.remaining_ms
+        spent = self.clock() - self.began if self.clock else 0.0
+        return int(self.remaining_ms - spent * 1000)
 
     def getSecurityAccessKey(self) -> str:  # noqa: N802
         return self.ak
@@ -64,12 +69,17 @@ class Harness:
     clock: Clock
     environ: dict[str, str]
     logs: list[str] = field(default_factory=list)
+    slept: list[float] = field(default_factory=list)
     draws: Callable[[], float] = lambda: 0.5
     session: Any = field(default_factory=new_session)
 
-    def call(self, event: Any, context: Optional[Context] = None) -> dict[str, Any]:
-        runtime = Runtime(session=self.session, environ=self.environ, clock=self.clock, draw=self.draws,
-                          log=self.logs.append)
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(seconds)
+
+    def call(self, event: Any, context: Optional[Context] = None) -> Any:
+        runtime = Runtime(session=self.session, environ=self.environ, clock=self.clock, sleep=self.sleep,
+                          draw=self.draws, log=self.logs.append)
         answer = handle(event, AGENCY if context is None else context, runtime)
         json.dumps(answer)  # every answer is JSON, as FunctionGraph returns it
         return answer

@@ -1,5 +1,7 @@
-"""The answer's shape: the result object every invocation returns (and takes back as its next input)."""
+"""The answer's shapes: the result object every invocation returns (and takes back as its next input),
+and the HTTP response API Gateway expects around it."""
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Optional
@@ -60,3 +62,34 @@ def echo(finished: Mapping[str, Any]) -> dict[str, Any]:
     shown = {key: finished.get(key) for key in keys}
     shown["retry_after"] = None
     return shown
+
+
+# The HTTP status of a finished result that is an error, by error type. Refusals by the job API of the
+# function's own credentials are the gateway's fault as seen from the caller: 502.
+_ERROR_STATUS = {
+    "invalid_input": 400,
+    "bad_request": 400,
+    "not_found": 404,
+    "unauthorized": 502,
+    "clock_skew": 502,
+    "forbidden": 502,
+    "http_error": 502,
+}
+
+
+def http_status(answer: Mapping[str, Any]) -> int:
+    """200 when done, 202 while the job runs, 503 for transient trouble upstream, else by the error."""
+    error = answer.get("error") or {}
+    if not answer.get("done"):
+        return 202 if error.get("type") in (None, "not_found") else 503
+    if answer.get("status") != ERROR:
+        return 200
+    return _ERROR_STATUS.get(error.get("type"), 500)  # configuration, credentials, internal
+
+
+def http_response(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """The result as API Gateway's function response; Retry-After tells an HTTP client when to ask again."""
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+    if not answer.get("done") and answer.get("retry_after"):
+        headers["Retry-After"] = str(answer["retry_after"])
+    return {"statusCode": http_status(answer), "headers": headers, "body": json.dumps(answer), "isBase64Encoded": False}

@@ -1,9 +1,12 @@
-"""Parsing the invocation event into a Query (or a finished result fed back), and nothing else.
+"""Parsing the invocation event: which source sent it, and the job (or jobs) it asks about.
 
-Everything here is pure: a malformed event raises InvalidInput with a message for the user,
+Everything here is pure. A malformed job event becomes an InvalidInput with a message for the user,
 which the handler turns into a verdict before any request is made.
 """
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +22,17 @@ _ISO_8601 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?", re.ASCII
 )
 MAX_WAIT_LIMIT = 31 * 24 * 3600
+# API Gateway gives a backend at most about 30 s; the long poll stays well inside it.
+MAX_LONG_POLL_SECONDS = 25
+# A job event is a few hundred bytes; the asynchronous invocation limit (256 KB) is generous.
+MAX_PAYLOAD_CHARS = 256 * 1024
+
+DIRECT, APIG, TIMER, SMN, KAFKA = "direct", "apig", "timer", "smn", "kafka"
+UNDERSTOOD = (
+    'a direct or flow-node invocation ({"job_id": "..."}), an API Gateway request (/jobs/{job_id}, ?job_id=,'
+    " or a JSON body), a timer trigger (the job event in its additional information), an SMN trigger (the job"
+    " event as the message) or a DMS for Kafka trigger (one job event per message)"
+)
 # started_at comes from the orchestrator's clock; allow it a little drift, not a loop with no end.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -56,6 +70,19 @@ class Finished:
     """A result whose loop already ended, fed back: answered as it is, without a query."""
 
     result: Mapping[str, Any]
+
+
+# A job named by the event: to query, already finished, or unreadable (and why).
+Parsed = Union[Query, Finished, InvalidInput]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Where the event came from and what it asks: one entry per job (Kafka batches several)."""
+
+    source: str
+    jobs: tuple[Parsed, ...]
+    wait: int = 0  # API Gateway's ?wait=N: keep querying inside the call for up to N seconds
 
 
 def parse_time(text: Any) -> Optional[datetime]:
@@ -151,3 +178,125 @@ def parse_event(event: Any, now: datetime) -> Union[Query, Finished]:
         poll=_parse_poll(event.get("poll"), job_id, now),
         last_job=Job.from_fields(last_job) if isinstance(last_job, dict) else None,
     )
+
+
+def _job_event(text: Any, where: str) -> dict[str, Any]:
+    """A job event carried as JSON text inside a trigger's event."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(f'{where} must hold a JSON job event such as {{"job_id": "..."}}; it is empty')
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise InvalidInput(f"{where} is larger than {MAX_PAYLOAD_CHARS} characters; a job event is far smaller")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidInput(f'{where} is not JSON; send a job event such as {{"job_id": "..."}}') from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f'{where} must be a JSON object such as {{"job_id": "..."}}, got {type(value).__name__}')
+    return value
+
+
+def _parameter(parameters: Any, name: str, where: str) -> Optional[str]:
+    """One API Gateway path or query parameter, as a single string."""
+    if not isinstance(parameters, dict) or parameters.get(name) is None:
+        return None
+    value = parameters[name]
+    if isinstance(value, list) and len(value) == 1:  # a repeated query parameter may come as a list
+        value = value[0]
+    if not isinstance(value, str):
+        raise InvalidInput(f"the {where} parameter {name} must be given once, as text")
+    return value
+
+
+def _apig_event(event: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The job event of an API Gateway request (path, query string and JSON body merged) and its wait."""
+    body = event.get("body")
+    fields: dict[str, Any] = {}
+    if body not in (None, ""):
+        if not isinstance(body, str):
+            raise InvalidInput("the request body must be text")
+        text = body
+        if event.get("isBase64Encoded") is True:
+            try:
+                text = base64.b64decode(body, validate=True).decode("utf-8")
+            except (binascii.Error, ValueError):
+                raise InvalidInput("the request body is marked base64 but is not base64-encoded UTF-8") from None
+        fields = _job_event(text, "the request body")
+    query, path = event.get("queryStringParameters"), event.get("pathParameters")
+    for name in ("job_id", "project_id", "region", "service"):
+        for value in (_parameter(query, name, "query"), _parameter(path, name, "path")):
+            if value is None:
+                continue
+            if fields.get(name, value) != value:
+                raise InvalidInput(f"{name} is given twice with different values", value if valid_id(value) else None)
+            fields[name] = value
+    if "job_id" not in fields:
+        raise InvalidInput('name the job: GET /jobs/{job_id}, ?job_id=..., or a JSON body {"job_id": "..."}')
+    wait = _parameter(query, "wait", "query")
+    if wait is not None and not (re.fullmatch(r"\d{1,2}", wait, re.ASCII) and int(wait) <= MAX_LONG_POLL_SECONDS):
+        raise InvalidInput(f"wait must be whole seconds from 0 to {MAX_LONG_POLL_SECONDS}, got {wait!r:.20}")
+    return fields, int(wait or 0)
+
+
+def _source(event: dict[str, Any]) -> Optional[str]:
+    if "job_id" in event:
+        return DIRECT
+    if "httpMethod" in event:
+        return APIG
+    if event.get("trigger_type") == "TIMER" or "user_event" in event:
+        return TIMER
+    if "record" in event:
+        return SMN
+    if event.get("trigger_type") == "KAFKA" or "records" in event:
+        return KAFKA
+    return None
+
+
+def _smn_message(event: dict[str, Any]) -> Any:
+    records = event.get("record")
+    first = records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else {}
+    notification = first.get("smn")
+    return notification.get("message") if isinstance(notification, dict) else None
+
+
+def _kafka_messages(event: dict[str, Any]) -> list[Any]:
+    records = event.get("records")
+    if not isinstance(records, list):
+        return [None]
+    messages = [record.get("messages") if isinstance(record, dict) else None for record in records]
+    return [message for batch in messages for message in (batch if isinstance(batch, list) else [None])]
+
+
+def parse_job(event: Any, now: datetime) -> Parsed:
+    """parse_event, with an unreadable job kept as a value."""
+    try:
+        return parse_event(event, now)
+    except InvalidInput as invalid:
+        return invalid
+
+
+def _parse_text(text: Any, where: str, now: datetime) -> Parsed:
+    try:
+        return parse_event(_job_event(text, where), now)
+    except InvalidInput as invalid:
+        return invalid
+
+
+def read_trigger(event: Any, now: datetime) -> Trigger:
+    """The event's source and the jobs it names, each parsed or the reason it cannot be."""
+    source = _source(event) if isinstance(event, dict) else None
+    if source is None:
+        problem = "has no job_id" if isinstance(event, dict) else f"must be a JSON object, not {type(event).__name__}"
+        return Trigger(DIRECT, (InvalidInput(f"The event {problem}. jobstep understands {UNDERSTOOD}."),))
+    if source == APIG:
+        try:
+            fields, wait = _apig_event(event)
+        except InvalidInput as invalid:
+            return Trigger(APIG, (invalid,))
+        return Trigger(APIG, (parse_job(fields, now),), wait)
+    if source == TIMER:
+        return Trigger(TIMER, (_parse_text(event.get("user_event"), "the timer's user_event", now),))
+    if source == SMN:
+        return Trigger(SMN, (_parse_text(_smn_message(event), "the SMN message", now),))
+    if source == KAFKA:
+        return Trigger(KAFKA, tuple(_parse_text(text, "a Kafka message", now) for text in _kafka_messages(event)))
+    return Trigger(DIRECT, (parse_job(event, now),))

@@ -1,6 +1,6 @@
 """The imperative shell of one invocation: read the edges, query the job once, decide, answer, log.
 
-Every edge (HTTP session, environment, clock, randomness, log sink) comes in through Runtime,
+Every edge (HTTP session, environment, clock, sleep, randomness, log sink) comes in through Runtime,
 so tests and the CLI run the very same code against the loopback simulator.
 """
 
@@ -15,11 +15,11 @@ from typing import Any, Callable, Optional, Union
 
 import requests
 
-from .answer import echo, refusal, result
+from .answer import echo, http_response, refusal, result
 from .client import fetch_job
 from .config import Config, ConfigError, load_config
 from .credentials import context_value, find_credentials
-from .events import Finished, InvalidInput, Query, parse_event
+from .events import APIG, KAFKA, Finished, InvalidInput, Parsed, Query, parse_job, read_trigger
 from .model import Error, Failure, Job, Reply
 from .policy import Policy
 from .services import SERVICES, JobApi
@@ -37,6 +37,7 @@ class Runtime:
     session: requests.Session
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)  # live: read at every call
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep  # only API Gateway's long poll waits inside a call
     draw: Callable[[], float] = random.random
     log: Callable[[str], None] = print
 
@@ -47,13 +48,17 @@ def endpoint(config: Config, api: JobApi, region: Optional[str]) -> Optional[str
     return api.regional_endpoint(region) if region else None
 
 
+def remaining_seconds(context: Any) -> float:
+    """What is left of the invocation's time, as FunctionGraph counts it."""
+    try:
+        return float(context.getRemainingTimeInMilliSeconds()) / 1000
+    except Exception:  # no FunctionGraph context: a local call has no timeout of its own
+        return MAX_REQUEST_SECONDS + MARGIN_SECONDS
+
+
 def request_budget(context: Any) -> float:
     """Seconds the request may take so that the function still answers before its own timeout."""
-    try:
-        remaining = float(context.getRemainingTimeInMilliSeconds()) / 1000
-    except Exception:  # no FunctionGraph context: a local call has no timeout of its own
-        remaining = MAX_REQUEST_SECONDS + MARGIN_SECONDS
-    return min(MAX_REQUEST_SECONDS, remaining - MARGIN_SECONDS)
+    return min(MAX_REQUEST_SECONDS, remaining_seconds(context) - MARGIN_SECONDS)
 
 
 def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> dict[str, Any]:
@@ -100,29 +105,61 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> 
     return result(query.job_id, project_id, region, service, verdict, job, attempt, started_at, max_wait)
 
 
-def _answer(event: Any, context: Any, runtime: Runtime, now: datetime) -> dict[str, Any]:
-    parsed: Union[Query, Finished]
-    try:
-        parsed = parse_event(event, now)
-    except InvalidInput as exc:
-        error = Error("invalid_input", str(exc), False)
-        return refusal(error, exc.job_id, None, None, None, 1, now, Config().max_wait)
-    if isinstance(parsed, Finished):
-        return echo(parsed.result)
-    return _query_once(parsed, context, runtime, now)
+def _now(runtime: Runtime) -> datetime:
+    return datetime.fromtimestamp(runtime.clock(), timezone.utc)
 
 
-def handle(event: Any, context: Any, runtime: Runtime) -> dict[str, Any]:
-    """One invocation. Never raises: every failure is a verdict in the answer."""
+def _internal(exc: Exception, now: datetime) -> dict[str, Any]:
+    error = Error("internal", f"jobstep failed unexpectedly ({type(exc).__name__}); please report it", False)
+    return refusal(error, None, None, None, None, 1, now, Config().max_wait)
+
+
+def _answer_job(job: Parsed, context: Any, runtime: Runtime) -> dict[str, Any]:
+    """The result for one job, logged; never raises."""
     began = time.monotonic()
-    now = datetime.fromtimestamp(runtime.clock(), timezone.utc)
+    now = _now(runtime)
     try:
-        answer = _answer(event, context, runtime, now)
+        if isinstance(job, InvalidInput):
+            error = Error("invalid_input", str(job), False)
+            answer = refusal(error, job.job_id, None, None, None, 1, now, Config().max_wait)
+        elif isinstance(job, Finished):
+            answer = echo(job.result)
+        else:
+            answer = _query_once(job, context, runtime, now)
     except Exception as exc:  # a bug must still answer, and say so
-        error = Error("internal", f"jobstep failed unexpectedly ({type(exc).__name__}); please report it", False)
-        answer = refusal(error, None, None, None, None, 1, now, Config().max_wait)
+        answer = _internal(exc, now)
     _log(runtime, context, answer, time.monotonic() - began)
     return answer
+
+
+def _long_poll(answer: dict[str, Any], wait: int, context: Any, runtime: Runtime) -> dict[str, Any]:
+    """Ask again inside this call, as the loop would, until done, `wait` seconds pass or time runs short."""
+    until = runtime.clock() + wait
+    while not answer["done"] and answer["retry_after"]:
+        delay = answer["retry_after"]
+        time_left = remaining_seconds(context) - MARGIN_SECONDS - MIN_BUDGET_SECONDS
+        if runtime.clock() + delay > until or delay > time_left:
+            break
+        runtime.sleep(delay)
+        answer = _answer_job(parse_job(answer, _now(runtime)), context, runtime)
+    return answer
+
+
+Answer = Union[dict[str, Any], list[dict[str, Any]]]
+
+
+def handle(event: Any, context: Any, runtime: Runtime) -> Answer:
+    """One invocation, answered in the shape its source expects. Never raises: failures are verdicts."""
+    try:
+        trigger = read_trigger(event, _now(runtime))
+        answers = [_answer_job(job, context, runtime) for job in trigger.jobs]
+        if trigger.source == KAFKA:
+            return answers
+        if trigger.source == APIG:
+            return http_response(_long_poll(answers[0], trigger.wait, context, runtime))
+        return answers[0]
+    except Exception as exc:  # a bug outside one job's answer: still an answer
+        return _internal(exc, _now(runtime))
 
 
 def _log(runtime: Runtime, context: Any, answer: dict[str, Any], seconds: float) -> None:

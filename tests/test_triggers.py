@@ -1,0 +1,228 @@
+"""Each event source FunctionGraph delivers, and the answer shape each one expects."""
+
+import base64
+import json
+
+import pytest
+from conftest import PROJECT, TEMP_AK, TEMP_SK, TOKEN, Context
+from jobstep.simulator import Fault
+
+RUNNING_FOREVER = {"init_seconds": 0, "run_seconds": 10**9}
+FINISHED = {"init_seconds": 0, "run_seconds": 0}
+
+
+def apig(path=None, query=None, body=None, encode=True):
+    """An API Gateway event as FunctionGraph delivers it (the body base64-encoded by default)."""
+    text = body if isinstance(body, str) or body is None else json.dumps(body)
+    return {
+        "httpMethod": "POST" if body is not None else "GET",
+        "path": "/jobs" + (f"/{path['job_id']}" if path else ""),
+        "pathParameters": path or {},
+        "queryStringParameters": query or {},
+        "headers": {"content-type": "application/json", "host": "api.example.com"},
+        "requestContext": {"apiId": "bc1dcffd", "requestId": "11cdcdcf", "stage": "RELEASE"},
+        "body": base64.b64encode(text.encode()).decode() if encode and text is not None else (text or ""),
+        "isBase64Encoded": encode and text is not None,
+    }
+
+
+def http(answer):
+    """The result inside an API Gateway response, after checking the response's own shape."""
+    assert set(answer) == {"statusCode", "headers", "body", "isBase64Encoded"}
+    assert isinstance(answer["statusCode"], int) and answer["isBase64Encoded"] is False
+    assert answer["headers"]["Content-Type"] == "application/json"
+    return json.loads(answer["body"])
+
+
+def clocked(harness, remaining_ms=30_000):
+    """An agency context whose remaining time runs down on the simulated clock."""
+    return Context(remaining_ms, TEMP_AK, TEMP_SK, TOKEN, clock=harness.clock)
+
+
+@pytest.mark.parametrize("event", [
+    apig(path={"job_id": "job-1"}),
+    apig(query={"job_id": "job-1"}),
+    apig(body={"job_id": "job-1"}),
+    apig(body={"job_id": "job-1"}, encode=False),
+    apig(path={"job_id": "job-1"}, query={"project_id": PROJECT, "service": "elb"}),
+])
+def test_api_gateway_finds_the_job_in_path_query_or_body_and_answers_202_while_it_runs(harness, event):
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+
+    answer = harness.call(event)
+
+    result = http(answer)
+    assert answer["statusCode"] == 202 and result["job_id"] == "job-1" and result["status"] == "RUNNING"
+    assert answer["headers"]["Retry-After"] == str(result["retry_after"])
+    assert harness.requests == 1
+
+
+def test_api_gateway_answers_200_when_done_and_takes_the_result_back_as_a_body(harness):
+    harness.simulator.add_job("job-1", init_seconds=0, run_seconds=5, outcome="FAIL")
+    first = http(harness.call(apig(path={"job_id": "job-1"})))
+    harness.clock.advance(10)
+
+    answer = harness.call(apig(body=first))
+
+    result = http(answer)
+    assert answer["statusCode"] == 200 and "Retry-After" not in answer["headers"]
+    assert result["status"] == "FAIL" and result["poll"]["attempt"] == 2
+    assert result["poll"]["started_at"] == first["poll"]["started_at"]
+
+
+@pytest.mark.parametrize("event, says", [
+    (apig(), "name the job"),
+    (apig(path={"job_id": "../elb"}), "job_id"),
+    (apig(query={"job_id": ["a", "b"]}), "once"),
+    (apig(path={"job_id": "job-1"}, query={"job_id": "job-2"}), "twice"),
+    (apig(body="not json", encode=True), "not JSON"),
+    (apig(body="[1, 2]", encode=True), "JSON object"),
+    ({**apig(), "body": "%%% not base64", "isBase64Encoded": True}, "base64"),
+    (apig(body={"job_id": "job-1"}, encode=False) | {"body": "[" * 100_000}, "not JSON"),
+    (apig(query={"job_id": "job-1", "wait": "26"}), "wait"),
+    (apig(query={"job_id": "job-1", "wait": "-1"}), "wait"),
+    (apig(path={"job_id": "job-1"}, query={"service": "iam"}), "service"),
+])
+def test_api_gateway_answers_400_for_invalid_input_without_a_request(harness, event, says):
+    answer = harness.call(event)
+
+    result = http(answer)
+    assert answer["statusCode"] == 400 and result["error"]["type"] == "invalid_input"
+    assert says in result["error"]["message"] and harness.requests == 0
+
+
+def test_api_gateway_answers_404_only_after_the_grace_period(harness):
+    within = harness.call(apig(path={"job_id": "job-0"}))
+    assert within["statusCode"] == 202 and http(within)["error"]["type"] == "not_found"
+    harness.clock.advance(61)
+
+    after = harness.call(apig(body=http(within)))
+
+    assert after["statusCode"] == 404 and http(after)["error"]["type"] == "not_found"
+
+
+@pytest.mark.parametrize("refuse", [
+    lambda harness: harness.simulator.keys.pop(TEMP_AK),  # the job API does not know the agency's keys: 401
+    lambda harness: harness.environ.update(RUNTIME_PROJECT_ID="another-project"),  # 403
+    lambda harness: setattr(harness.simulator, "clock", lambda: harness.clock() + 3600),  # skew: 401, expired
+])
+def test_api_gateway_answers_502_when_the_job_api_refuses_the_functions_credentials(harness, refuse):
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+    refuse(harness)
+
+    answer = harness.call(apig(path={"job_id": "job-1"}))
+
+    assert answer["statusCode"] == 502
+    assert http(answer)["error"]["type"] in ("unauthorized", "forbidden", "clock_skew")
+
+
+@pytest.mark.parametrize("fault", [Fault(503), Fault(429, headers={"Retry-After": "7"}), Fault(drop=True)])
+def test_api_gateway_answers_503_with_retry_after_for_transient_trouble(harness, fault):
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+    harness.simulator.inject(fault)
+
+    answer = harness.call(apig(path={"job_id": "job-1"}))
+
+    result = http(answer)
+    assert answer["statusCode"] == 503 and result["error"]["retryable"]
+    assert int(answer["headers"]["Retry-After"]) == result["retry_after"] >= int(fault.headers.get("Retry-After", 1))
+
+
+def test_api_gateway_answers_500_when_the_function_is_not_configured(harness):
+    del harness.environ["RUNTIME_PROJECT_ID"]
+
+    answer = harness.call(apig(path={"job_id": "job-1"}))
+
+    assert answer["statusCode"] == 500 and http(answer)["error"]["type"] == "configuration"
+
+
+def test_long_poll_keeps_asking_inside_the_call_until_done(harness):
+    harness.simulator.add_job("job-1", init_seconds=2, run_seconds=6)
+
+    answer = harness.call(apig(path={"job_id": "job-1"}, query={"wait": "25"}), clocked(harness))
+
+    result = http(answer)
+    assert answer["statusCode"] == 200 and result["status"] == "SUCCESS"
+    assert harness.requests == result["poll"]["attempt"] == len(harness.slept) + 1 > 2
+    assert sum(harness.slept) <= 25
+    assert len(harness.logs) == harness.requests  # each query logged, as a loop's calls would be
+
+
+@pytest.mark.parametrize("wait, remaining_ms", [(5, 30_000), (25, 9_000), (0, 30_000)])
+def test_long_poll_stops_at_wait_or_before_the_remaining_time(harness, wait, remaining_ms):
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+    context = clocked(harness, remaining_ms)
+
+    answer = harness.call(apig(path={"job_id": "job-1"}, query={"wait": str(wait)}), context)
+
+    assert answer["statusCode"] == 202 and sum(harness.slept) <= wait
+    assert context.getRemainingTimeInMilliSeconds() > 1_000  # time left to answer
+    result = http(answer)
+    assert harness.requests == result["poll"]["attempt"]
+    assert sum(harness.slept) + result["retry_after"] > min(wait, remaining_ms / 1000 - 1.5)
+
+
+def test_timer_trigger_carries_the_job_in_user_event(harness):
+    harness.simulator.add_job("job-1", **FINISHED)
+    event = {"version": "v1.0", "time": "2026-06-01T08:30:00+08:00", "trigger_type": "TIMER",
+             "trigger_name": "Timer_001", "user_event": json.dumps({"job_id": "job-1", "project_id": PROJECT})}
+
+    answer = harness.call(event)
+
+    assert answer["job_id"] == "job-1" and answer["status"] == "SUCCESS" and answer["done"]
+
+
+def test_smn_trigger_carries_the_job_in_the_first_records_message(harness):
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+    event = {"record": [{"event_version": "1.0", "event_source": "smn", "event_subscription_urn": "urn:smn:x",
+                         "smn": {"topic_urn": "urn:smn:x", "timestamp": "2018-01-09T07:11:40Z",
+                                 "message_attributes": None, "message": json.dumps({"job_id": "job-1"}),
+                                 "type": "notification", "message_id": "a516", "subject": "job started"}}],
+             "functionname": "jobstep", "requestId": "7c307f6a", "timestamp": "2018-01-09T07:11:40Z"}
+
+    answer = harness.call(event)
+
+    assert answer["job_id"] == "job-1" and answer["status"] == "RUNNING" and not answer["done"]
+
+
+def test_kafka_trigger_answers_one_result_per_message_in_order(harness):
+    harness.simulator.add_job("job-1", **FINISHED)
+    harness.simulator.add_job("job-2", **RUNNING_FOREVER)
+    event = {"event_version": "v1.0", "event_time": 1576737962, "trigger_type": "KAFKA", "region": "ap-southeast-1",
+             "instance_id": "81335d56", "records": [
+                 {"messages": [json.dumps({"job_id": "job-1"}), "not json"], "topic_id": "topic-a"},
+                 {"messages": [json.dumps({"job_id": "job-2"})], "topic_id": "topic-b"}]}
+
+    answers = harness.call(event)
+
+    assert [a["status"] for a in answers] == ["SUCCESS", "ERROR", "RUNNING"]
+    assert answers[1]["error"]["type"] == "invalid_input" and "not JSON" in answers[1]["error"]["message"]
+    assert harness.requests == 2
+
+
+@pytest.mark.parametrize("event, says", [
+    ({"trigger_type": "TIMER", "user_event": ""}, "empty"),
+    ({"trigger_type": "TIMER", "user_event": "{job_id: 1}"}, "not JSON"),
+    ({"record": [{"smn": {"message": "hello"}}]}, "not JSON"),
+    ({"record": []}, "empty"),
+    ({"jobId": "job-1"}, "has no job_id"),
+    ({"Records": [{"s3": {}}]}, "has no job_id"),
+    ("job-1", "must be a JSON object"),
+])
+def test_unreadable_or_unknown_events_are_invalid_input_naming_the_sources_understood(harness, event, says):
+    answer = harness.call(event)
+
+    assert answer["done"] and answer["error"]["type"] == "invalid_input" and says in answer["error"]["message"]
+    if says in ("has no job_id", "must be a JSON object"):
+        for source in ("API Gateway", "timer", "SMN", "Kafka"):
+            assert source in answer["error"]["message"]
+    assert harness.requests == 0
+
+
+def test_sources_other_than_api_gateway_answer_the_plain_result(harness):
+    harness.simulator.add_job("job-1", **FINISHED)
+
+    direct = harness.call({"job_id": "job-1"})
+    timer = harness.call({"trigger_type": "TIMER", "user_event": json.dumps({"job_id": "job-1"})})
+
+    assert set(direct) == set(timer) and "statusCode" not in direct
