@@ -116,6 +116,11 @@ def test_invalid_input_says_what_to_fix_and_sends_nothing(world, event, says):
     ({"JOBSTEP_ENDPOINT": "http://elb.example.com"}, "https"),
     ({"JOBSTEP_ENDPOINT": "https://user:pw@elb.example.com"}, "JOBSTEP_ENDPOINT"),
     ({"JOBSTEP_ENDPOINT": "https://elb.example.com:port"}, "JOBSTEP_ENDPOINT"),
+    ({"JOBSTEP_MIN_DELAY": "0"}, "JOBSTEP_MIN_DELAY"),
+    ({"JOBSTEP_MIN_DELAY": "30", "JOBSTEP_MAX_DELAY": "10"}, "JOBSTEP_MAX_DELAY"),
+    ({"JOBSTEP_MAX_DELAY": "7200"}, "JOBSTEP_MAX_DELAY"),
+    ({"JOBSTEP_DELAY_GROWTH": "nan"}, "JOBSTEP_DELAY_GROWTH"),
+    ({"JOBSTEP_DELAY_GROWTH": "2"}, "JOBSTEP_DELAY_GROWTH"),
 ])
 def test_bad_configuration_is_an_error_that_names_the_variable(world, environ, says):
     simulator, runtime, logs = world

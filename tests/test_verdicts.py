@@ -158,6 +158,21 @@ def test_transient_trouble_asks_again_and_the_loop_recovers(harness, fault, kind
     assert rest[-1]["status"] == "SUCCESS" and rest[-1]["poll"]["errors"] == 0
 
 
+@pytest.mark.parametrize("knobs, age, expected", [
+    ({"JOBSTEP_MIN_DELAY": "7"}, 0, 7),
+    ({"JOBSTEP_MAX_DELAY": "20"}, 3000, 20),
+    ({"JOBSTEP_DELAY_GROWTH": "0.5"}, 100, 50),
+])
+def test_the_delay_knobs_come_from_the_environment(harness, knobs, age, expected):
+    harness.simulator.add_job("job-1", created_at=harness.clock() - age, **RUNNING_FOREVER)
+    harness.environ.update(knobs)
+    harness.draws = lambda: 0.0  # no jitter
+
+    answer = harness.call({"job_id": "job-1"})
+
+    assert answer["retry_after"] == expected
+
+
 def test_retry_after_from_the_api_is_honoured(harness):
     harness.simulator.add_job("job-1", **RUNNING_FOREVER)
     far = "Wed, 21 Oct 2099 07:28:00 GMT"

@@ -7,7 +7,10 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from .events import MAX_WAIT_LIMIT, valid_id, valid_region
+from .policy import Policy
 from .services import DEFAULT_SERVICE, SERVICES
+
+MAX_DELAY_LIMIT = 3600  # an hour between queries is already more than any job API needs
 
 
 class ConfigError(ValueError):
@@ -22,6 +25,13 @@ class Config:
     not_found_grace: int = 60
     project_id: Optional[str] = None
     service: str = DEFAULT_SERVICE
+    min_delay: int = Policy.min_delay
+    max_delay: int = Policy.max_delay
+    growth: float = Policy.growth
+
+    def policy(self, max_wait: int) -> Policy:
+        return Policy(max_wait=max_wait, not_found_grace=self.not_found_grace, min_delay=self.min_delay,
+                      max_delay=self.max_delay, growth=self.growth)
 
 
 def _is_loopback(host: str) -> bool:
@@ -49,13 +59,26 @@ def _endpoint(value: str) -> str:
     return value.rstrip("/")
 
 
-def _seconds(environ: Mapping[str, str], name: str, default: int, lowest: int) -> int:
+def _seconds(environ: Mapping[str, str], name: str, default: int, lowest: int, highest: int = MAX_WAIT_LIMIT) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit()) or not lowest <= int(raw) <= MAX_WAIT_LIMIT:
-        raise ConfigError(f"{name} must be whole seconds from {lowest} to {MAX_WAIT_LIMIT}, got {raw!r:.40}")
+    if not (raw.isascii() and raw.isdigit()) or not lowest <= int(raw) <= highest:
+        raise ConfigError(f"{name} must be whole seconds from {lowest} to {highest}, got {raw!r:.40}")
     return int(raw)
+
+
+def _growth(environ: Mapping[str, str]) -> float:
+    raw = environ.get("JOBSTEP_DELAY_GROWTH", "").strip()
+    if not raw:
+        return Policy.growth
+    try:
+        growth = float(raw) if raw.isascii() else None
+    except ValueError:
+        growth = None
+    if growth is None or not 0.01 <= growth <= 1:
+        raise ConfigError(f"JOBSTEP_DELAY_GROWTH must be a fraction of the job's age from 0.01 to 1, got {raw!r:.40}")
+    return growth
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -70,6 +93,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
     project_id = environ.get("RUNTIME_PROJECT_ID") or environ.get("HUAWEICLOUD_SDK_PROJECT_ID") or None
     if project_id is not None and not valid_id(project_id):
         raise ConfigError("RUNTIME_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID must be a project ID (letters, digits, '-')")
+    min_delay = _seconds(environ, "JOBSTEP_MIN_DELAY", Policy.min_delay, 1, MAX_DELAY_LIMIT)
+    max_delay = _seconds(environ, "JOBSTEP_MAX_DELAY", max(Policy.max_delay, min_delay), min_delay, MAX_DELAY_LIMIT)
     return Config(
         region=region,
         endpoint=_endpoint(endpoint) if endpoint else None,
@@ -77,4 +102,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         not_found_grace=_seconds(environ, "JOBSTEP_NOT_FOUND_GRACE", 60, 0),
         project_id=project_id,
         service=service,
+        min_delay=min_delay,
+        max_delay=max_delay,
+        growth=_growth(environ),
     )

@@ -21,7 +21,6 @@ from .config import Config, ConfigError, load_config
 from .credentials import context_value, find_credentials
 from .events import APIG, KAFKA, Finished, InvalidInput, Parsed, Query, parse_job, read_trigger
 from .model import Error, Failure, Job, Reply
-from .policy import Policy
 from .services import SERVICES, JobApi
 
 # Kept back from the function's remaining time for answering after the request.
@@ -99,8 +98,7 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> 
     else:
         url = api.url(base, project_id, query.job_id)
         reply = fetch_job(runtime.session, api, url, credentials, project_id, now, budget)
-    policy = Policy(max_wait=max_wait, not_found_grace=config.not_found_grace)
-    verdict = policy.decide(reply, started_at, query.poll.errors, query.last_job, now, runtime.draw())
+    verdict = config.policy(max_wait).decide(reply, started_at, query.poll.errors, query.last_job, now, runtime.draw())
     job = reply if isinstance(reply, Job) else query.last_job
     return result(query.job_id, project_id, region, service, verdict, job, attempt, started_at, max_wait)
 
