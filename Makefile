@@ -5,15 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint package clean
 
-$(STAMP): pyproject.toml
+# A current pip: 24.1 and older picked wheels for the package that the function's Python 3.9 cannot import.
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=24.2'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
 demo: $(STAMP)
 	$(BIN)/jobstep demo
+
+package: $(STAMP)
+	$(BIN)/jobstep package
 
 lint: $(STAMP)
 	$(BIN)/ruff check handler tests

@@ -1,11 +1,13 @@
 """The function flow in flows/: a valid workflows-API body that walks the real step to the job's end."""
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import huaweicloudsdkfunctiongraph.v2.model as models
 import pytest
+from jobstep import cli
 from jobstep.flow import MAX_STATES, definition, longest_wait
 from jobstep.policy import Policy
 
@@ -83,9 +85,28 @@ def flow():
     return body
 
 
-def test_the_committed_flow_is_what_jobstep_flow_makes_for_the_default_policy():
-    policy = Policy()
-    assert json.loads(FLOW_FILE.read_text()) == definition(URN, policy, longest_wait(policy))
+def test_the_committed_flow_is_what_jobstep_flow_makes_for_the_default_policy(monkeypatch):
+    for name in ("JOBSTEP_MIN_DELAY", "JOBSTEP_MAX_DELAY", "JOBSTEP_DELAY_GROWTH"):
+        monkeypatch.delenv(name, raising=False)
+    out, err = io.StringIO(), io.StringIO()
+
+    assert cli.flow(URN, None, out, err) == 0
+    assert json.loads(out.getvalue()) == json.loads(FLOW_FILE.read_text())
+
+
+def test_a_flow_longer_than_the_state_limit_allows_is_refused_saying_what_fits():
+    out, err = io.StringIO(), io.StringIO()
+
+    assert cli.flow(URN, longest_wait(Policy()) + 1, out, err) == 2
+    assert f"at most {longest_wait(Policy())} s" in err.getvalue() and not out.getvalue()
+
+
+@pytest.mark.parametrize("max_wait", [1, 30, 600])
+def test_a_shorter_flow_ends_its_chain_at_max_wait(max_wait):
+    body = definition(URN, Policy(), max_wait)
+
+    assert sum(state["duration"] for state in body["states"] if state["type"] == "Sleep") == max_wait
+    assert body["constants"]["poll"]["max_wait"] == max_wait
 
 
 def test_the_flow_is_a_dag_the_api_accepts(flow):

@@ -1,15 +1,21 @@
-"""The `jobstep` command: run the step on a laptop as an orchestrator would (demo, poll, invoke)."""
+"""The `jobstep` command: run the step on a laptop as an orchestrator would (demo, poll, invoke), and make
+what is deployed (package, flow)."""
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
 from .client import new_session
+from .config import ConfigError, load_config
 from .credentials import Credentials
+from .flow import definition, longest_wait
+from .package import DEFAULT_OUT, PackageError, build
 from .simulator import JobSimulator
 from .step import Runtime, handle
 
@@ -122,6 +128,31 @@ def invoke(path: str, out: TextIO, err: TextIO) -> int:
     return exit_code(result)
 
 
+def package(path: Path, out: TextIO, err: TextIO) -> int:
+    try:
+        built = build(path)
+    except PackageError as exc:
+        print(f"jobstep package: {exc}", file=err)
+        return 2
+    print(f"built {built.path}: {built.size:,} bytes, {built.files} files, dependencies for Python {built.python}",
+          file=out)
+    print(f"left out of pip's install: {', '.join(built.left_out)}", file=out)
+    return 0
+
+
+def flow(urn: str, max_wait: Optional[int], out: TextIO, err: TextIO) -> int:
+    """The function-flow body for this function, with the delay knobs of this environment."""
+    try:
+        config = load_config(os.environ)
+        policy = config.policy(config.max_wait)
+        body = definition(urn, policy, max_wait or longest_wait(policy))
+    except (ConfigError, ValueError) as exc:
+        print(f"jobstep flow: {exc}", file=err)
+        return 2
+    print(json.dumps(body, indent=2), file=out)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jobstep", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -133,6 +164,11 @@ def parser() -> argparse.ArgumentParser:
     polling.add_argument("--max-wait", type=int, help="seconds before giving up with TIMEOUT (default 3600)")
     invoking = commands.add_parser("invoke", help="one call of the handler with a local context")
     invoking.add_argument("event", help="a JSON event file, or - for standard input")
+    packaging = commands.add_parser("package", help="build the FunctionGraph code package (ZIP) for template.yaml")
+    packaging.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    flowing = commands.add_parser("flow", help="print a function flow (workflows API body) that loops the step")
+    flowing.add_argument("--function-urn", required=True, help="the deployed function's URN")
+    flowing.add_argument("--max-wait", type=int, help="seconds the flow waits at most (default: as long as fits)")
     return top
 
 
@@ -142,6 +178,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         return demo(sys.stdout)
     if args.command == "poll":
         return poll(args, sys.stdout, sys.stderr)
+    if args.command == "package":
+        return package(args.out, sys.stdout, sys.stderr)
+    if args.command == "flow":
+        return flow(args.function_urn, args.max_wait, sys.stdout, sys.stderr)
     return invoke(args.event, sys.stdout, sys.stderr)
 
 

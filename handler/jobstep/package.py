@@ -1,0 +1,146 @@
+"""The FunctionGraph code package: index.py at the ZIP's root, the jobstep modules it imports, and the
+runtime dependencies for the template's Python, cut down to what the handler loads.
+
+The dependencies to keep were traced: index.handler run in `python -I -S` over pip's full install,
+recording the files of sys.modules. tests/test_package.py runs the packaged handler the same way and
+checks that every jobstep and huaweicloudsdkcore module shipped is one it loads.
+"""
+
+import ast
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+CODE_ROOT = Path(__file__).resolve().parent.parent  # handler/: index.py beside the jobstep package
+TEMPLATE = CODE_ROOT.parent / "template.yaml"
+DEFAULT_OUT = Path("dist/jobstep-fgs.zip")
+# Whole packages: the HTTP stack, and pyasn1 that the SDK's signer imports. Their own lazy imports
+# (idna's uts46data for a non-ASCII host, urllib3's optional backends) are paths one trace does not take.
+PACKAGES = ("requests", "urllib3", "idna", "certifi", "charset_normalizer", "pyasn1")
+# Of huaweicloudsdkcore only what signing loads. Its client, http, auth, region and xml modules are what
+# import bson (pymongo), yaml, simplejson, requests_toolbelt, six and defusedxml; dnspython comes with pymongo.
+# requests imports simplejson only if it is there, and uses the standard json module otherwise.
+SDK_MODULES = frozenset({
+    "__init__.py", "sdk_request.py", "exceptions/__init__.py", "exceptions/exceptions.py",
+    "signer/__init__.py", "signer/algorithm.py", "signer/hkdf.py", "signer/signer.py", "signer/utils.py",
+    "utils/__init__.py", "utils/six_utils.py",
+})
+# pip 24.1 and older installed urllib3 2.8 (Requires-Python >=3.10) for --python-version 3.9 when an index
+# listed it without Requires-Python; the function then failed to import. pip 24.2 picks urllib3 2.6.3.
+MIN_PIP = (24, 2)
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a ZIP can say: the same files give the same bytes
+
+
+class PackageError(Exception):
+    """The package cannot be built; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Package:
+    path: Path
+    size: int
+    files: int
+    python: str
+    left_out: tuple[str, ...]  # what pip installed at the top level that the package does not hold
+
+
+def runtime_python(template: str) -> str:
+    """'3.9' from the template's `Runtime: Python3.9`: the dependencies must be wheels for that Python."""
+    match = re.search(r"^\s*Runtime:\s*Python(3\.\d+)\s*$", template, re.MULTILINE)
+    if not match:
+        raise PackageError(f"{TEMPLATE} has no 'Runtime: Python3.x' line")
+    return match.group(1)
+
+
+def check_pip() -> None:
+    version = metadata.version("pip")
+    if tuple(int(part) for part in re.findall(r"\d+", version)[:2]) < MIN_PIP:
+        raise PackageError(f"pip {version} may pick wheels the function's Python cannot import; upgrade it: "
+                           f"{sys.executable} -m pip install --upgrade pip")
+
+
+def install(site: Path, python: str) -> None:
+    # The project's own runtime dependencies, without its test extra.
+    requirements = [spec for spec in metadata.requires("jobstep") or [] if "extra ==" not in spec]
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+               "--target", str(site), "--platform", "manylinux2014_x86_64", "--python-version", python,
+               "--implementation", "cp", "--only-binary=:all:", *requirements]
+    if subprocess.run(command).returncode != 0:
+        raise PackageError("pip could not install the dependencies (its messages are above)")
+
+
+def _jobstep_imports(path: Path) -> set[str]:
+    """Names of jobstep modules that `path` imports anywhere in its code, lazy imports included."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):  # only jobstep's own modules use relative imports
+            module = ("jobstep." if node.level else "") + (node.module or "")
+            modules = [f"{module.rstrip('.')}.{alias.name}" for alias in node.names] + [module]
+        else:
+            continue
+        names.update(module.split(".")[1] for module in modules if module.startswith("jobstep."))
+    return {name for name in names if (CODE_ROOT / "jobstep" / f"{name}.py").is_file()}
+
+
+def jobstep_modules() -> set[str]:
+    """The modules index.py reaches by import: not the CLI, the simulator and the rest a laptop uses."""
+    reached: set[str] = {"__init__"}
+    pending = _jobstep_imports(CODE_ROOT / "index.py")
+    while pending:
+        name = pending.pop()
+        reached.add(name)
+        pending |= _jobstep_imports(CODE_ROOT / "jobstep" / f"{name}.py") - reached
+    return reached
+
+
+def _shipped(relative: Path) -> bool:
+    top, inside = relative.parts[0], relative.relative_to(relative.parts[0]).as_posix()
+    if top.endswith(".dist-info"):
+        # Licence and metadata of what ships; RECORD would list the files left out.
+        return top.partition("-")[0] in (*PACKAGES, "huaweicloudsdkcore") and inside != "RECORD"
+    return top in PACKAGES or (top == "huaweicloudsdkcore" and inside in SDK_MODULES)
+
+
+def contents(site: Path) -> dict[str, Path]:
+    """ZIP name -> file: the handler's entry, its jobstep modules and the dependencies it loads."""
+    files = {"index.py": CODE_ROOT / "index.py"}
+    files.update({f"jobstep/{name}.py": CODE_ROOT / "jobstep" / f"{name}.py" for name in jobstep_modules()})
+    for path in site.rglob("*"):
+        relative = path.relative_to(site)
+        if path.is_file() and "__pycache__" not in relative.parts and _shipped(relative):
+            files[relative.as_posix()] = path
+    return files
+
+
+def write_zip(out: Path, files: dict[str, Path]) -> None:
+    """Sorted names, one timestamp and one mode: rebuilding the same files gives the same bytes."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name].read_bytes(), compresslevel=9)
+
+
+def build(out: Path = DEFAULT_OUT) -> Package:
+    if not TEMPLATE.is_file():
+        raise PackageError(f"{TEMPLATE} not found: build from a checkout of jobstep (pip install -e .)")
+    python = runtime_python(TEMPLATE.read_text())
+    check_pip()
+    with tempfile.TemporaryDirectory() as scratch:
+        site = Path(scratch)
+        install(site, python)
+        files = contents(site)
+        write_zip(out, files)
+        tops = {name.split("/")[0] for name in files}
+        left_out = tuple(sorted(path.name for path in site.iterdir()
+                                if path.name not in tops and not path.name.endswith(".dist-info")))
+    return Package(out, out.stat().st_size, len(files), python, left_out)

@@ -1,0 +1,179 @@
+"""The code package: what `jobstep package` ships, and its handler answering from the ZIP alone."""
+
+import io
+import json
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import AK, PROJECT, SK, Clock
+from jobstep import cli, package
+from jobstep.simulator import JobSimulator
+
+TEMPLATE = package.TEMPLATE.read_text()
+# What pip installs for requests and huaweicloudsdkcore that the handler never loads.
+LEFT_OUT = ("pymongo", "bson", "gridfs", "yaml", "_yaml", "simplejson", "requests_toolbelt", "dns", "six.py",
+            "defusedxml", "bin")
+SHIPPED = {"requests", "urllib3", "idna", "certifi", "charset_normalizer", "pyasn1", "huaweicloudsdkcore"}
+LOCAL_ONLY = ("jobstep/cli.py", "jobstep/simulator.py", "jobstep/sigcheck.py", "jobstep/package.py")
+
+# The function's side, run in its Python with nothing but the unpacked package on sys.path. It plays
+# FunctionGraph and the orchestrator: the handler's log lines go to stderr, each answer to stdout, and
+# the next call waits for a line from the test, which moves the simulator's clock by retry_after.
+DRIVER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+answers, sys.stdout = sys.stdout, sys.stderr
+import index
+
+class Context:  # the context methods the handler calls; no agency keys, so HUAWEICLOUD_SDK_AK/SK sign
+    def getRequestID(self):
+        return "req-package"
+
+    def getRemainingTimeInMilliSeconds(self):
+        return 30000
+
+answer = {"job_id": sys.argv[2]}
+while True:
+    answer = index.handler(answer, Context())
+    print(json.dumps(answer), file=answers, flush=True)
+    if answer["done"]:
+        break
+    sys.stdin.readline()
+loaded = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+print(json.dumps(sorted(name for name in loaded if name)), file=answers, flush=True)
+"""
+
+
+def function_python() -> str:
+    """The template's Python (pyenv's, or on PATH) if this machine runs it, else the one running the tests."""
+    version = package.runtime_python(TEMPLATE)
+    candidates = [*sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python")), f"python{version}"]
+    for candidate in candidates:
+        try:
+            probe = subprocess.run([str(candidate), "-I", "-S", "-c", "import sys; print(sys.executable)"],
+                                   capture_output=True, text=True, timeout=30)
+        except OSError:
+            continue
+        if probe.returncode == 0:
+            return probe.stdout.strip()
+    return sys.executable
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One build through the CLI (pip's download is most of its time); the ZIP and what the CLI printed."""
+    path = tmp_path_factory.mktemp("dist") / "jobstep-fgs.zip"
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.package(path, out, err) == 0, err.getvalue()
+    return path, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def unpacked(built, tmp_path_factory):
+    root = tmp_path_factory.mktemp("fgs")
+    with zipfile.ZipFile(built[0]) as archive:
+        archive.extractall(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def names(built):
+    with zipfile.ZipFile(built[0]) as archive:
+        return archive.namelist()
+
+
+def test_index_is_at_the_root_beside_the_jobstep_package(names):
+    assert "index.py" in names and "jobstep/__init__.py" in names and "jobstep/step.py" in names
+
+
+def test_what_the_function_never_imports_is_left_out(names, built):
+    tops = {name.split("/")[0] for name in names}
+    assert {top for top in tops if not top.endswith(".dist-info")} == SHIPPED | {"index.py", "jobstep"}
+    assert {top.split("-")[0] for top in tops if top.endswith(".dist-info")} == SHIPPED
+    assert not set(LOCAL_ONLY) & set(names)
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert "huaweicloudsdkcore/client.py" not in names and "huaweicloudsdkcore/signer/signer.py" in names
+    assert f"left out of pip's install: {', '.join(sorted(LEFT_OUT))}" in built[1]
+
+
+def test_the_package_is_small_and_the_cli_says_what_it_built(built, names):
+    path, printed = built
+    size = path.stat().st_size
+    assert size <= 3 * 1024 * 1024
+    assert f"built {path}: {size:,} bytes, {len(names)} files, dependencies for Python 3.9" in printed
+
+
+def test_the_licences_of_what_ships_ship_with_it(names):
+    licences = {name.split("-")[0] for name in names if ".dist-info/" in name and "LICENSE" in name.upper()}
+    assert licences == SHIPPED
+    assert not [name for name in names if name.endswith(".dist-info/RECORD")]
+
+
+def test_the_zip_is_deterministic(built, names, unpacked, tmp_path):
+    with zipfile.ZipFile(built[0]) as archive:
+        assert names == sorted(names)
+        assert {info.date_time for info in archive.infolist()} == {package.FIXED_TIME}
+    # The same files, extracted now with new times, pack to the same bytes.
+    again = tmp_path / "again.zip"
+    package.write_zip(again, {name: unpacked / name for name in names})
+    assert again.read_bytes() == built[0].read_bytes()
+
+
+def test_the_default_output_is_the_templates_code_file():
+    (function,) = yaml.safe_load(TEMPLATE)["Resources"].values()
+    assert package.DEFAULT_OUT.name == function["Properties"]["CodeFileName"]
+    assert cli.parser().parse_args(["package"]).out == package.DEFAULT_OUT
+
+
+def test_an_old_pip_is_refused_with_the_command_that_fixes_it(monkeypatch):
+    monkeypatch.setattr(package.metadata, "version", lambda name: "23.2.1")
+    with pytest.raises(package.PackageError, match="pip install --upgrade pip"):
+        package.check_pip()
+
+
+def test_the_packaged_handler_answers_from_the_zip_alone_in_the_functions_python(unpacked, names):
+    python = function_python()
+    clock = Clock(time.time())  # near real time: the simulator rejects a signature dated 15 minutes off
+    with JobSimulator(PROJECT, {AK: (SK, None)}, clock=clock) as simulator:
+        simulator.add_job("job-package", init_seconds=2, run_seconds=3)
+        environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT,
+                   "HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK}
+        with subprocess.Popen([python, "-I", "-S", "-c", DRIVER, str(unpacked), "job-package"], env=environ,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as child:
+            watchdog = threading.Timer(60, child.kill)  # a hung child must not hang the suite
+            watchdog.start()
+            answers = []
+            for line in iter(child.stdout.readline, ""):
+                if answers and answers[-1]["done"]:
+                    loaded = json.loads(line)
+                    break
+                answers.append(json.loads(line))
+                if not answers[-1]["done"]:
+                    clock.advance(answers[-1]["retry_after"])
+                    child.stdin.write("\n")
+                    child.stdin.flush()
+            else:
+                pytest.fail(f"the packaged handler stopped answering ({python}):\n{child.stderr.read()}")
+            watchdog.cancel()
+            assert child.wait() == 0, child.stderr.read()
+
+    statuses = [answer["status"] for answer in answers]
+    assert statuses[0] == "INIT" and "RUNNING" in statuses and statuses[-1] == "SUCCESS", statuses
+    assert [answer["poll"]["attempt"] for answer in answers] == list(range(1, len(answers) + 1))
+    assert len(simulator.seen) == len(answers) and all(seen.verdict is None for seen in simulator.seen)
+    assert simulator.connections == 1  # the warm instance's session is reused across calls
+
+    # The trace: every jobstep and SDK module shipped is one the handler loaded, all from the package.
+    from_package = {Path(name).relative_to(unpacked).as_posix() for name in loaded
+                    if Path(name).is_relative_to(unpacked)}
+    for prefix in ("jobstep/", "huaweicloudsdkcore/"):
+        shipped = {name for name in names if name.startswith(prefix)}
+        assert shipped == {name for name in from_package if name.startswith(prefix)}, prefix
+    assert "index.py" in from_package and not [name for name in loaded if "site-packages" in name]
