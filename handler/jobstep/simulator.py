@@ -6,6 +6,8 @@ queued to be served before the normal answers. It backs `jobstep demo`, the test
 
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -74,13 +76,15 @@ class SimJob:
 
 @dataclass(frozen=True)
 class Fault:
-    """One answer served instead of the normal one: a status and body, late, or a dropped connection."""
+    """One answer served instead of the normal one: a status and body, late, a connection closed before
+    answering (drop), or reset after the headers and `cut_after` bytes of the body."""
 
     status: int = 500
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    cut_after: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,16 @@ class JobSimulator:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if fault is not None and fault.cut_after is not None:
+                    self.wfile.write(body[:fault.cut_after])
+                    self.wfile.flush()
+                    # Linger 0: closing sends a TCP reset, as a crashed upstream does.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up on a huge or slow answer
+                    self.close_connection = True
 
         return Handler
