@@ -25,9 +25,13 @@ def new_session() -> requests.Session:
     """A session for warm reuse; urllib3 retries a failed connection once, never a request sent.
 
     Read errors are raised as they are (read=False), so a timeout stays a timeout; Retry-After is the
-    policy's to honour, not urllib3's.
+    policy's to honour, not urllib3's. The environment is not trusted: a proxy variable would send the
+    signed request elsewhere, a CA-bundle variable would widen or (empty, in older requests) disable TLS
+    verification, and a .netrc would replace the signature.
     """
     session = requests.Session()
+    session.trust_env = False
+    session.verify = True
     retry = Retry(total=1, connect=1, read=False, status=0, other=0, redirect=0, respect_retry_after_header=False)
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("https://", adapter)

@@ -1,0 +1,153 @@
+"""Where the signed request may go: only the registry's official host for a well-formed region, or the
+configured JOBSTEP_ENDPOINT. No event field, proxy variable or CA setting can send it anywhere else,
+and TLS is always verified."""
+
+import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT
+from jobstep.config import Config
+from jobstep.events import valid_region
+from jobstep.services import SERVICES
+from jobstep.step import endpoint
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+class Decoy:
+    """A loopback server that answers nothing useful and counts every connection made to it."""
+
+    def __init__(self, tls: bool = False):
+        decoy = self
+        self.connections, self.requests = 0, []
+        context = None
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(DATA / "selfsigned.pem", DATA / "selfsigned.key")
+
+        class Handler(BaseHTTPRequestHandler):
+            handshake_failed = False
+
+            def setup(self):
+                decoy.connections += 1
+                if context:
+                    try:
+                        self.request = context.wrap_socket(self.request, server_side=True)
+                    except (ssl.SSLError, OSError):
+                        self.handshake_failed = True
+                super().setup()
+
+            def handle(self):
+                if not self.handshake_failed:
+                    super().handle()
+
+            def handle_one_request(self):
+                super().handle_one_request()
+                if self.requestline:
+                    decoy.requests.append(self.requestline)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def decoy():
+    server = Decoy()
+    yield server
+    server.close()
+
+
+def hostile_events(address: str) -> list:
+    """Every field an attacker controls, pointed at the decoy in each way a URL can be bent."""
+    job = {"job_id": "job-1"}
+    events = [
+        {**job, "region": address}, {**job, "region": f"ap-southeast-1@{address}"},
+        {**job, "region": f"ap-southeast-1.{address}"}, {**job, "region": f"//{address}/"},
+        {**job, "service": f"http://{address}"}, {**job, "service": f"elb.{address}"},
+        {**job, "project_id": f"x@{address}"}, {**job, "project_id": f"../../{address}"},
+        {"job_id": f"@{address}"}, {"job_id": f"../../..//{address}/"}, {"job_id": "job-1%2F..%2F..%2F"},
+        {"job_id": "job-1?x=http://" + address}, {"job_id": "job-1#" + address},
+        {**job, "endpoint": f"http://{address}"}, {**job, "JOBSTEP_ENDPOINT": f"http://{address}"},
+        {**job, "headers": {"Host": address}}, {**job, "url": f"http://{address}/"},
+    ]
+    apig = {"httpMethod": "GET", "path": "/jobs/job-1", "requestContext": {}, "isBase64Encoded": False,
+            "headers": {"host": address, "x-forwarded-host": address, "x-forwarded-for": address}}
+    events += [
+        {**apig, "pathParameters": {"job_id": "job-1"}, "queryStringParameters": {"region": address}},
+        {**apig, "pathParameters": {"job_id": f"..%2F{address}"}, "queryStringParameters": {}},
+        {**apig, "pathParameters": {"job_id": "job-1"}, "body": json.dumps({"service": f"http://{address}"})},
+        {"trigger_type": "TIMER", "user_event": json.dumps({**job, "region": address})},
+        {"record": [{"smn": {"message": json.dumps({**job, "project_id": f"p@{address}"})}}]},
+        {"trigger_type": "KAFKA", "records": [{"messages": [json.dumps({**job, "service": address})]}]},
+    ]
+    return events
+
+
+def test_no_event_field_sends_the_request_anywhere_but_the_endpoint(harness, decoy):
+    harness.simulator.add_job("job-1")
+
+    for event in hostile_events(decoy.address):
+        harness.call(event)
+
+    assert decoy.connections == 0
+    registered = {api.path.format(project_id=PROJECT, job_id="job-1") for api in SERVICES.values()}
+    assert {seen.target for seen in harness.simulator.seen} <= registered
+
+
+@pytest.mark.parametrize("region", [
+    "ap-southeast-1", "cn-north-4", "eu-west-101", "la-south-2",
+    "127.0.0.1", "ap-southeast-1.evil.com", "ap-southeast-1:443", "ap-southeast-1@evil.com", "evil.com#",
+    "localhost", "AP-SOUTHEAST-1", "ap-southeast-1/", "ap-southeast-1\n", "ap‐southeast‐1",
+])
+def test_without_an_endpoint_only_official_hosts_of_well_formed_regions_are_used(region):
+    for name, api in SERVICES.items():
+        url = endpoint(Config(), api, region) if valid_region(region) else None
+        if url is not None:
+            assert url == f"https://{api.host}.{region}.myhuaweicloud.com", name
+        else:
+            assert not valid_region(region)
+
+
+def test_proxy_variables_do_not_divert_the_signed_request(harness, decoy, monkeypatch):
+    harness.simulator.add_job("job-1", init_seconds=0, run_seconds=0)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, f"http://{decoy.address}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    answer = harness.call({"job_id": "job-1"})
+
+    assert answer["status"] == "SUCCESS" and decoy.connections == 0
+
+
+@pytest.mark.parametrize("environ", [
+    {},
+    {"CURL_CA_BUNDLE": "", "REQUESTS_CA_BUNDLE": ""},
+    {"REQUESTS_CA_BUNDLE": str(DATA / "selfsigned.pem"), "CURL_CA_BUNDLE": str(DATA / "selfsigned.pem")},
+])
+def test_tls_is_verified_whatever_the_environment_says(harness, monkeypatch, environ):
+    server = Decoy(tls=True)
+    try:
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        harness.environ["JOBSTEP_ENDPOINT"] = f"https://{server.address}"
+
+        answer = harness.call({"job_id": "job-1"})
+    finally:
+        server.close()
+
+    assert answer["error"]["type"] == "connection" and not answer["done"]
+    assert server.connections >= 1 and server.requests == []  # the handshake failed: nothing was sent
