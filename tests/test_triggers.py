@@ -79,6 +79,7 @@ def test_api_gateway_answers_200_when_done_and_takes_the_result_back_as_a_body(h
     (apig(body="[1, 2]", encode=True), "JSON object"),
     ({**apig(), "body": "%%% not base64", "isBase64Encoded": True}, "base64"),
     (apig(body={"job_id": "job-1"}, encode=False) | {"body": "[" * 100_000}, "not JSON"),
+    (apig(body={"job_id": "job-1", "pad": "x" * 300_000}), "larger than"),
     (apig(query={"job_id": "job-1", "wait": "26"}), "wait"),
     (apig(query={"job_id": "job-1", "wait": "-1"}), "wait"),
     (apig(path={"job_id": "job-1"}, query={"service": "iam"}), "service"),
