@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint package clean
+.PHONY: demo test lint package bench clean
 
 # A current pip: 24.1 and older picked wheels for the package that the function's Python 3.9 cannot import.
 $(STAMP): pyproject.toml Makefile
@@ -20,8 +20,12 @@ demo: $(STAMP)
 package: $(STAMP)
 	$(BIN)/jobstep package
 
+# The polling and invocation benchmarks (bench/), with their targets; about half a minute.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 lint: $(STAMP)
-	$(BIN)/ruff check handler tests
+	$(BIN)/ruff check handler tests bench
 
 test: lint
 	$(BIN)/python -m pytest

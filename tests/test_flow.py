@@ -86,7 +86,7 @@ def flow():
 
 
 def test_the_committed_flow_is_what_jobstep_flow_makes_for_the_default_policy(monkeypatch):
-    for name in ("JOBSTEP_MIN_DELAY", "JOBSTEP_MAX_DELAY", "JOBSTEP_DELAY_GROWTH"):
+    for name in ("JOBSTEP_MAX_WAIT", "JOBSTEP_MIN_DELAY", "JOBSTEP_MAX_DELAY", "JOBSTEP_DELAY_GROWTH"):
         monkeypatch.delenv(name, raising=False)
     out, err = io.StringIO(), io.StringIO()
 

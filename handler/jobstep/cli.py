@@ -145,7 +145,7 @@ def flow(urn: str, max_wait: Optional[int], out: TextIO, err: TextIO) -> int:
     try:
         config = load_config(os.environ)
         policy = config.policy(config.max_wait)
-        body = definition(urn, policy, max_wait or longest_wait(policy))
+        body = definition(urn, policy, max_wait or min(config.max_wait, longest_wait(policy)))
     except (ConfigError, ValueError) as exc:
         print(f"jobstep flow: {exc}", file=err)
         return 2
@@ -168,7 +168,8 @@ def parser() -> argparse.ArgumentParser:
     packaging.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
     flowing = commands.add_parser("flow", help="print a function flow (workflows API body) that loops the step")
     flowing.add_argument("--function-urn", required=True, help="the deployed function's URN")
-    flowing.add_argument("--max-wait", type=int, help="seconds the flow waits at most (default: as long as fits)")
+    flowing.add_argument("--max-wait", type=int, help="seconds the flow waits at most (default: JOBSTEP_MAX_WAIT,"
+                         " or as long as 100 states allow)")
     return top
 
 

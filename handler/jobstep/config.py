@@ -2,12 +2,11 @@
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from .events import MAX_WAIT_LIMIT, valid_id, valid_region
-from .policy import Policy
+from .policy import DEFAULT_GROWTH, DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, Policy
 from .services import DEFAULT_SERVICE, SERVICES
 
 MAX_DELAY_LIMIT = 3600  # an hour between queries is already more than any job API needs
@@ -17,17 +16,16 @@ class ConfigError(ValueError):
     """A variable is set to something unusable; the message names it and says what it must be."""
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     region: Optional[str] = None
     endpoint: Optional[str] = None
     max_wait: int = 3600
     not_found_grace: int = 60
     project_id: Optional[str] = None
     service: str = DEFAULT_SERVICE
-    min_delay: int = Policy.min_delay
-    max_delay: int = Policy.max_delay
-    growth: float = Policy.growth
+    min_delay: int = DEFAULT_MIN_DELAY
+    max_delay: int = DEFAULT_MAX_DELAY
+    growth: float = DEFAULT_GROWTH
 
     def policy(self, max_wait: int) -> Policy:
         return Policy(max_wait=max_wait, not_found_grace=self.not_found_grace, min_delay=self.min_delay,
@@ -71,7 +69,7 @@ def _seconds(environ: Mapping[str, str], name: str, default: int, lowest: int, h
 def _growth(environ: Mapping[str, str]) -> float:
     raw = environ.get("JOBSTEP_DELAY_GROWTH", "").strip()
     if not raw:
-        return Policy.growth
+        return DEFAULT_GROWTH
     try:
         growth = float(raw) if raw.isascii() else None
     except ValueError:
@@ -93,8 +91,8 @@ def load_config(environ: Mapping[str, str]) -> Config:
     project_id = environ.get("RUNTIME_PROJECT_ID") or environ.get("HUAWEICLOUD_SDK_PROJECT_ID") or None
     if project_id is not None and not valid_id(project_id):
         raise ConfigError("RUNTIME_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID must be a project ID (letters, digits, '-')")
-    min_delay = _seconds(environ, "JOBSTEP_MIN_DELAY", Policy.min_delay, 1, MAX_DELAY_LIMIT)
-    max_delay = _seconds(environ, "JOBSTEP_MAX_DELAY", max(Policy.max_delay, min_delay), min_delay, MAX_DELAY_LIMIT)
+    min_delay = _seconds(environ, "JOBSTEP_MIN_DELAY", DEFAULT_MIN_DELAY, 1, MAX_DELAY_LIMIT)
+    max_delay = _seconds(environ, "JOBSTEP_MAX_DELAY", max(DEFAULT_MAX_DELAY, min_delay), min_delay, MAX_DELAY_LIMIT)
     return Config(
         region=region,
         endpoint=_endpoint(endpoint) if endpoint else None,

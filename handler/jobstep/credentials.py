@@ -1,18 +1,19 @@
 """Which keys sign the request: the agency's temporary keys from the context, else the SDK's variables."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """What the SDK's Signer reads (ak, sk), plus the token that temporary keys need."""
 
     ak: str
-    sk: str = field(repr=False)
-    security_token: Optional[str] = field(default=None, repr=False)
+    sk: str
+    security_token: Optional[str] = None
     source: str = "environment"
+
+    def __repr__(self) -> str:  # the secret key and the token never reach a log or a traceback
+        return f"Credentials(ak={self.ak!r}, source={self.source!r})"
 
 
 def context_value(context: Any, method: str) -> Optional[str]:

