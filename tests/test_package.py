@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -47,22 +47,14 @@ while True:
     sys.stdin.readline()
 loaded = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
 print(json.dumps(sorted(name for name in loaded if name)), file=answers, flush=True)
+import importlib.util
+print(importlib.util.MAGIC_NUMBER.hex(), file=answers, flush=True)
 """
 
 
 def function_python() -> str:
-    """The template's Python (pyenv's, or on PATH) if this machine runs it, else the one running the tests."""
-    version = package.runtime_python(TEMPLATE)
-    candidates = [*sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python")), f"python{version}"]
-    for candidate in candidates:
-        try:
-            probe = subprocess.run([str(candidate), "-I", "-S", "-c", "import sys; print(sys.executable)"],
-                                   capture_output=True, text=True, timeout=30)
-        except OSError:
-            continue
-        if probe.returncode == 0:
-            return probe.stdout.strip()
-    return sys.executable
+    """The template's Python if this machine has it, else the one running the tests."""
+    return package.function_python(package.runtime_python(TEMPLATE)) or sys.executable
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +85,16 @@ def test_index_is_at_the_root_beside_the_jobstep_package(names):
 
 
 def test_what_the_function_never_imports_is_left_out(names, built):
-    tops = {name.split("/")[0] for name in names}
+    tops = {name.split("/")[0] for name in names} - {"__pycache__"}  # index.py's bytecode
     assert {top for top in tops if not top.endswith(".dist-info")} == SHIPPED | {"index.py", "jobstep"}
     assert {top.split("-")[0] for top in tops if top.endswith(".dist-info")} == SHIPPED
     assert not set(LOCAL_ONLY) & set(names)
-    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    sources = {name for name in names if name.endswith(".py")}
+    for name in (name for name in names if name.endswith(".pyc")):  # only the bytecode of shipped sources
+        compiled = PurePosixPath(name)
+        source = compiled.parent.parent / (compiled.name.split(".")[0] + ".py")
+        assert compiled.parent.name == "__pycache__" and compiled.name.endswith(".cpython-39.pyc")
+        assert str(source) in sources, name
     assert "huaweicloudsdkcore/client.py" not in names and "huaweicloudsdkcore/signer/signer.py" in names
     assert f"left out of pip's install: {', '.join(sorted(LEFT_OUT))}" in built[1]
 
@@ -153,6 +150,7 @@ def test_the_packaged_handler_answers_from_the_zip_alone_in_the_functions_python
             for line in iter(child.stdout.readline, ""):
                 if answers and answers[-1]["done"]:
                     loaded = json.loads(line)
+                    magic = bytes.fromhex(child.stdout.readline().strip())
                     break
                 answers.append(json.loads(line))
                 if not answers[-1]["done"]:
@@ -174,6 +172,13 @@ def test_the_packaged_handler_answers_from_the_zip_alone_in_the_functions_python
     from_package = {Path(name).relative_to(unpacked).as_posix() for name in loaded
                     if Path(name).is_relative_to(unpacked)}
     for prefix in ("jobstep/", "huaweicloudsdkcore/"):
-        shipped = {name for name in names if name.startswith(prefix)}
+        shipped = {name for name in names if name.startswith(prefix) and name.endswith(".py")}
         assert shipped == {name for name in from_package if name.startswith(prefix)}, prefix
     assert "index.py" in from_package and not [name for name in loaded if "site-packages" in name]
+
+    # Bytecode compiled by this very Python, hash-based and unchecked: loaded as it is, never recompiled.
+    compiled = [name for name in names if name.endswith(".pyc")]
+    assert bool(compiled) == (package.function_python(package.runtime_python(TEMPLATE)) is not None)
+    for name in compiled:
+        header = (unpacked / name).read_bytes()[:8]
+        assert header[:4] == magic and int.from_bytes(header[4:8], "little") == 0b01, name

@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Optional
 
 CODE_ROOT = Path(__file__).resolve().parent.parent  # handler/: index.py beside the jobstep package
 TEMPLATE = CODE_ROOT.parent / "template.yaml"
@@ -34,6 +35,8 @@ SDK_MODULES = frozenset({
 # listed it without Requires-Python; the function then failed to import. pip 24.2 picks urllib3 2.6.3.
 MIN_PIP = (24, 2)
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a ZIP can say: the same files give the same bytes
+# Where FunctionGraph unpacks the code (RUNTIME_CODE_ROOT): the file names compiled into the bytecode.
+FUNCTION_CODE_ROOT = "/opt/function/code"
 
 
 class PackageError(Exception):
@@ -47,6 +50,7 @@ class Package:
     files: int
     python: str
     left_out: tuple[str, ...]  # what pip installed at the top level that the package does not hold
+    compiler: Optional[str]  # the interpreter that compiled the bytecode; None: the package has none
 
 
 def runtime_python(template: str) -> str:
@@ -55,6 +59,34 @@ def runtime_python(template: str) -> str:
     if not match:
         raise PackageError(f"{TEMPLATE} has no 'Runtime: Python3.x' line")
     return match.group(1)
+
+
+def function_python(version: str) -> Optional[str]:
+    """An interpreter of the function's Python version on this machine (pyenv's, or on PATH), if any."""
+    candidates = [*sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python")), f"python{version}"]
+    for candidate in candidates:
+        try:
+            probe = subprocess.run([str(candidate), "-I", "-S", "-c", "import sys; print(sys.version_info[:2])"],
+                                   capture_output=True, text=True, timeout=30)
+        except OSError:  # not installed; a pyenv shim without that version fails instead
+            continue
+        if probe.returncode == 0 and probe.stdout.strip() == str(tuple(int(n) for n in version.split("."))):
+            return str(candidate)
+    return None
+
+
+def compile_bytecode(python: str, files: dict[str, Path], staging: Path) -> dict[str, Path]:
+    """The .pyc of every module, compiled by the function's Python: without them a cold start compiles
+    all the sources first (220 ms against 103 ms to import the handler, measured on Python 3.9).
+    Unchecked-hash pycs stay valid whatever times the unpacked files get."""
+    for name, path in files.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_bytes(path.read_bytes())
+    command = [python, "-I", "-m", "compileall", "-q", "-d", FUNCTION_CODE_ROOT,
+               "--invalidation-mode", "unchecked-hash", str(staging)]
+    if subprocess.run(command).returncode != 0:
+        raise PackageError(f"{python} could not compile the package (its messages are above)")
+    return {path.relative_to(staging).as_posix(): path for path in staging.rglob("*.pyc")}
 
 
 def check_pip() -> None:
@@ -135,12 +167,15 @@ def build(out: Path = DEFAULT_OUT) -> Package:
         raise PackageError(f"{TEMPLATE} not found: build from a checkout of jobstep (pip install -e .)")
     python = runtime_python(TEMPLATE.read_text())
     check_pip()
+    compiler = function_python(python)
     with tempfile.TemporaryDirectory() as scratch:
-        site = Path(scratch)
+        site, staging = Path(scratch) / "site", Path(scratch) / "staging"
         install(site, python)
         files = contents(site)
+        if compiler:
+            files.update(compile_bytecode(compiler, files, staging))
         write_zip(out, files)
         tops = {name.split("/")[0] for name in files}
         left_out = tuple(sorted(path.name for path in site.iterdir()
                                 if path.name not in tops and not path.name.endswith(".dist-info")))
-    return Package(out, out.stat().st_size, len(files), python, left_out)
+    return Package(out, out.stat().st_size, len(files), python, left_out, compiler)
