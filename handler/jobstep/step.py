@@ -29,6 +29,9 @@ MIN_BUDGET_SECONDS = 0.5
 # A job query that takes longer than this is better retried by the loop than waited for.
 MAX_REQUEST_SECONDS = 10.0
 
+# One result; a list of them for a Kafka batch; an HTTP response around one for API Gateway.
+Answer = Union[dict[str, Any], list[dict[str, Any]]]
+
 
 class Runtime(NamedTuple):
     session: requests.Session
@@ -139,9 +142,6 @@ def _long_poll(answer: dict[str, Any], wait: int, context: Any, runtime: Runtime
         runtime.sleep(delay)
         answer = _answer_job(parse_job(answer, _now(runtime)), context, runtime)
     return answer
-
-
-Answer = Union[dict[str, Any], list[dict[str, Any]]]
 
 
 def handle(event: Any, context: Any, runtime: Runtime) -> Answer:
