@@ -1,6 +1,7 @@
 """Shared set-up: the loopback job API, a simulated clock, FunctionGraph-like contexts."""
 
 import json
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -21,6 +22,14 @@ TEMP_AK, TEMP_SK = "TEMPAKJOBSTEP0000001", "tempSecretKeyForTheAgency00000000000
 TOKEN = "gQpJb2tlbi1vZi10aGUtYWdlbmN5"
 SECRETS = (AK, SK, TEMP_AK, TEMP_SK, TOKEN)
 START = 1_790_000_000.0  # a fixed moment, so every run sees the same times
+RUNNING_FOREVER = {"init_seconds": 0, "run_seconds": 10**9}  # a job timeline that never ends
+
+
+def refusing_url() -> str:
+    """A loopback URL where nothing listens: connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
 class Clock:
@@ -42,12 +51,13 @@ class Context:
     With a clock, the remaining time runs down on it (from the moment the context is made)."""
 
     def __init__(self, remaining_ms: int = 30_000, ak: str = "", sk: str = "", token: str = "",
-                 clock: Optional[Clock] = None):
+                 clock: Optional[Clock] = None, request_id: str = "req-0001"):
         self.remaining_ms, self.ak, self.sk, self.token, self.clock = remaining_ms, ak, sk, token, clock
         self.began = clock() if clock else 0.0
+        self.request_id = request_id
 
     def getRequestID(self) -> str:  # noqa: N802
-        return "req-0001"
+        return self.request_id
 
     def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802
         spent = self.clock() - self.began if self.clock else 0.0

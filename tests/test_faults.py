@@ -6,11 +6,10 @@ the job's true end. No secret appears in any answer or log line, whatever failed
 """
 
 import json
-import socket
 import time
 
 import pytest
-from conftest import SECRETS, TEMP_AK, TEMP_SK, TOKEN, Context
+from conftest import SECRETS, TEMP_AK, TEMP_SK, TOKEN, Context, refusing_url
 from jobstep.client import MAX_BODY
 from jobstep.simulator import Fault
 
@@ -23,10 +22,7 @@ SIGNATURE_EXPIRED = json.dumps({"error_code": "APIGW.0301", "error_msg": "Incorr
 
 
 def closed_port(harness):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    harness.environ["JOBSTEP_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    harness.environ["JOBSTEP_ENDPOINT"] = refusing_url()
 
 
 def restore_endpoint(harness):

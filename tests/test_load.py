@@ -6,34 +6,12 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import TEMP_AK, TEMP_SK, TOKEN
+from conftest import TEMP_AK, TEMP_SK, TOKEN, Context
 from jobstep.client import new_session
 from jobstep.step import Runtime, handle
 
 THREADS = 16
 CALLS = 10_000
-
-
-class Agency:
-    """A context whose agency keys can rotate, as FunctionGraph refreshes them."""
-
-    def __init__(self, request_id: str, ak: str = TEMP_AK, sk: str = TEMP_SK, token: str = TOKEN):
-        self.request_id, self.ak, self.sk, self.token = request_id, ak, sk, token
-
-    def getRequestID(self):  # noqa: N802
-        return self.request_id
-
-    def getRemainingTimeInMilliSeconds(self):  # noqa: N802
-        return 30_000
-
-    def getSecurityAccessKey(self):  # noqa: N802
-        return self.ak
-
-    def getSecuritySecretKey(self):  # noqa: N802
-        return self.sk
-
-    def getSecurityToken(self):  # noqa: N802
-        return self.token
 
 
 def expected_status(index: int) -> str:
@@ -48,7 +26,8 @@ def test_concurrent_calls_on_one_warm_instance_get_correct_independent_results(h
 
     def call(number: int):
         index = number % 48
-        return number, handle({"job_id": f"job-{index}"}, Agency(f"req-{number}"), runtime)
+        context = Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN, request_id=f"req-{number}")
+        return number, handle({"job_id": f"job-{index}"}, context, runtime)
 
     with ThreadPoolExecutor(THREADS) as pool:
         answers = list(pool.map(call, range(960)))
@@ -74,7 +53,7 @@ def test_ten_thousand_calls_leave_memory_descriptors_and_connections_flat_as_key
     harness.simulator.add_job("job-1", init_seconds=0, run_seconds=10**9)
     lines = []
     runtime = Runtime(session=new_session(), environ=harness.environ, clock=harness.clock, log=lines.append)
-    context = Agency("req-life", *keys[0])
+    context = Context(30_000, *keys[0], request_id="req-life")
     samples, used = {}, set()
 
     for number in range(1, CALLS + 1):

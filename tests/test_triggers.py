@@ -4,10 +4,9 @@ import base64
 import json
 
 import pytest
-from conftest import PROJECT, TEMP_AK, TEMP_SK, TOKEN, Context
+from conftest import PROJECT, RUNNING_FOREVER, TEMP_AK, TEMP_SK, TOKEN, Context
 from jobstep.simulator import Fault
 
-RUNNING_FOREVER = {"init_seconds": 0, "run_seconds": 10**9}
 FINISHED = {"init_seconds": 0, "run_seconds": 0}
 
 

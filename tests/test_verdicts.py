@@ -1,15 +1,12 @@
 """Every verdict of the contract, shown through HTTP against the loopback job API."""
 
 import json
-import socket
 import time
 
 import pytest
-from conftest import PROJECT, SECRETS, TEMP_AK, TEMP_SK, TOKEN, Context
+from conftest import PROJECT, RUNNING_FOREVER, SECRETS, TEMP_AK, TEMP_SK, TOKEN, Context, refusing_url
 from jobstep.events import parse_time
 from jobstep.simulator import Fault
-
-RUNNING_FOREVER = {"init_seconds": 0, "run_seconds": 10**9}
 
 
 def agency(remaining_ms: int = 30_000) -> Context:
@@ -196,10 +193,7 @@ def test_consecutive_errors_back_off(harness):
 
 
 def test_an_unreachable_endpoint_is_transient(harness):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    harness.environ["JOBSTEP_ENDPOINT"] = f"http://127.0.0.1:{closed_port}"
+    harness.environ["JOBSTEP_ENDPOINT"] = refusing_url()
 
     answer = harness.call({"job_id": "job-1"})
 

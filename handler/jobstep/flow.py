@@ -14,6 +14,7 @@ from typing import Any
 from .policy import Policy
 
 MAX_STATES = 100  # the workflows API takes 1-100 states
+MAX_SLEEPS = (MAX_STATES - 2) // 2  # n sleeps need n + 1 queries and the end state
 FUNCTION_NAME = "jobstep"
 END = "end"
 # The result fields each query passes on; the first query gets the flow's input, where most are absent.
@@ -31,18 +32,18 @@ def _delays(policy: Policy) -> Iterator[int]:
 
 
 def longest_wait(policy: Policy) -> int:
-    """The longest max_wait whose chain fits in a flow: n queries, n - 1 sleeps and the end state."""
-    return sum(islice(_delays(policy), (MAX_STATES - 2) // 2))
+    """The longest max_wait whose chain fits in a flow."""
+    return sum(islice(_delays(policy), MAX_SLEEPS))
 
 
 def sleeps(policy: Policy, max_wait: int) -> list[int]:
     """The sleeps between queries, the last one cut so that the last query lands at max_wait."""
     chosen: list[int] = []
-    for delay in _delays(policy):
-        waited = sum(chosen)
-        if waited >= max_wait:
-            return chosen
-        chosen.append(min(delay, max_wait - waited))
+    waited = 0
+    delays = _delays(policy)
+    while waited < max_wait:
+        chosen.append(min(next(delays), max_wait - waited))
+        waited += chosen[-1]
     return chosen
 
 
@@ -63,7 +64,7 @@ def _query(index: int, transition: str) -> dict[str, Any]:
 def definition(function_urn: str, policy: Policy, max_wait: int, name: str = "jobstep-wait") -> dict[str, Any]:
     """The workflow body; raises ValueError when max_wait needs more states than a flow may have."""
     delays = sleeps(policy, max_wait)
-    if 2 * len(delays) + 2 > MAX_STATES:
+    if len(delays) > MAX_SLEEPS:
         raise ValueError(
             f"a flow of at most {MAX_STATES} states waits at most {longest_wait(policy)} s with this delay policy;"
             " lower max_wait, or raise JOBSTEP_MAX_DELAY"
