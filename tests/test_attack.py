@@ -9,11 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT
+import trustme
+from conftest import AGENCY, PROJECT, TEMP_AK, TEMP_SK, Context
+from jobstep.client import new_session
 from jobstep.config import Config
 from jobstep.events import valid_region
 from jobstep.services import SERVICES
-from jobstep.step import endpoint
+from jobstep.simulator import Fault, JobSimulator
+from jobstep.step import Runtime, endpoint, handle
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -151,3 +154,72 @@ def test_tls_is_verified_whatever_the_environment_says(harness, monkeypatch, env
 
     assert answer["error"]["type"] == "connection" and not answer["done"]
     assert server.connections >= 1 and server.requests == []  # the handshake failed: nothing was sent
+
+
+@pytest.mark.parametrize("certified, works", [("localhost", True), ("elb.ap-southeast-1.myhuaweicloud.com", False)])
+def test_a_tls_round_trip_verifies_the_certificate_and_the_host_name(clock, tmp_path, certified, works):
+    """Every real endpoint is HTTPS. A test authority (trustme) is given to this session only; the simulator
+    answers as `localhost` with a certificate for `certified`."""
+    authority = trustme.CA()
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert(certified).configure_cert(server)
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    session = new_session()
+    session.verify = str(tmp_path / "ca.pem")
+    with JobSimulator(PROJECT, {AGENCY.ak: (AGENCY.sk, AGENCY.token)}, clock=clock, tls=server) as simulator:
+        simulator.add_job("job-1", init_seconds=0, run_seconds=0)
+        environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
+        runtime = Runtime(session=session, environ=environ, clock=clock, log=lambda line: None)
+
+        answer = handle({"job_id": "job-1"}, AGENCY, runtime)
+
+    assert simulator.base_url.startswith("https://localhost:")
+    if works:
+        assert answer["status"] == "SUCCESS" and [seen.verdict for seen in simulator.seen] == [None]
+    else:  # the name does not match: the handshake fails and nothing is sent
+        assert answer["error"]["type"] == "connection" and not answer["done"] and simulator.seen == []
+
+
+SLASHED_TOKEN = "IQoJb3JpZ2luX2Vj/EOv+//token==/end"  # base64 tokens hold '/' and '+', which JSON may escape
+
+
+def _signature(headers: dict) -> str:
+    return headers["Authorization"].rpartition("Signature=")[2]
+
+
+def _escaped_slashes(text: str) -> str:
+    return text.replace("/", "\\/")
+
+
+def _escaped_all(text: str) -> str:
+    return "".join(f"\\u{ord(char):04x}" for char in text)
+
+
+@pytest.mark.parametrize("echo", [
+    lambda headers: f'{{"error_msg": "signature {_signature(headers)} does not match"}}',
+    lambda headers: f'{{"error_msg": "token {_escaped_slashes(SLASHED_TOKEN)} is invalid"}}',
+    lambda headers: f'{{"error_msg": "token {_escaped_all(SLASHED_TOKEN)} is invalid"}}',
+    lambda headers: f'{{"error_msg": "keys {_escaped_all(TEMP_AK)} {_escaped_slashes(TEMP_SK)}"}}',
+], ids=["signature alone", "token with \\/", "token as \\u escapes", "keys escaped"])
+def test_a_secret_echoed_in_any_json_form_is_redacted(harness, echo):
+    harness.simulator.keys[TEMP_AK] = (TEMP_SK, SLASHED_TOKEN)
+    harness.simulator.inject(Fault(401, lambda headers: echo(headers).encode()))
+    context = Context(ak=TEMP_AK, sk=TEMP_SK, token=SLASHED_TOKEN)
+
+    answer = harness.call({"job_id": "job-1"}, context)
+
+    signature = _signature(harness.simulator.seen[-1].headers)
+    shown = json.dumps(answer) + "\n".join(harness.logs)
+    assert "[redacted]" in answer["error"]["message"]
+    for secret in (signature, SLASHED_TOKEN, TEMP_AK, TEMP_SK):
+        assert secret not in shown and _escaped_slashes(secret) not in shown
+
+
+def test_a_secret_echoed_in_a_jobs_entities_is_redacted(harness):
+    harness.simulator.keys[TEMP_AK] = (TEMP_SK, SLASHED_TOKEN)
+    body = f'{{"status": "RUNNING", "entities": {{"note": "{_escaped_slashes(SLASHED_TOKEN)}"}}}}'
+    harness.simulator.inject(Fault(200, body.encode()))
+
+    answer = harness.call({"job_id": "job-1"}, Context(ak=TEMP_AK, sk=TEMP_SK, token=SLASHED_TOKEN))
+
+    assert answer["job"]["entities"] == {"note": "[redacted]"}

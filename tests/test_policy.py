@@ -5,17 +5,18 @@ from typing import Optional
 
 from hypothesis import given
 from hypothesis import strategies as st
-from jobstep.events import format_time
+from jobstep.events import Poll, format_time
 from jobstep.model import Failure, Job
 from jobstep.policy import Policy
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 POLICY = Policy()
+LOOP = Poll(started_at=T0)
 draws = st.floats(min_value=0, max_value=1, exclude_max=True)
 
 
 def running(age: float, draw: float = 0.5, job: Optional[Job] = None):
-    return POLICY.decide(job or Job("RUNNING"), T0, 0, None, T0 + timedelta(seconds=age), draw)
+    return POLICY.decide(job or Job("RUNNING"), LOOP, None, T0 + timedelta(seconds=age), draw)
 
 
 @given(age=st.floats(min_value=0, max_value=POLICY.max_wait - 1), draw=draws)
@@ -53,7 +54,7 @@ def test_same_inputs_same_verdict():
 def test_the_last_delay_lands_at_the_deadline_not_past_it(left, draw):
     now = T0 + timedelta(seconds=POLICY.max_wait - left)
 
-    verdict = POLICY.decide(Job("RUNNING"), T0, 0, None, now, draw)
+    verdict = POLICY.decide(Job("RUNNING"), LOOP, None, now, draw)
 
     uncut = POLICY.running_delay(T0, None, now, 10**9, draw)
     next_call = now + timedelta(seconds=verdict.retry_after)
@@ -77,20 +78,22 @@ def test_age_counts_from_the_jobs_own_begin_time_when_it_is_earlier():
 
 @given(retry_after=st.floats(min_value=0, max_value=600), errors=st.integers(0, 50), draw=draws)
 def test_retry_after_is_honoured(retry_after, errors, draw):
-    verdict = POLICY.decide(Failure("http", "", 429, retry_after=retry_after), T0, errors, None, T0, draw)
+    verdict = POLICY.decide(Failure("http", "", 429, retry_after=retry_after), LOOP._replace(errors=errors), None, T0,
+                             draw)
 
     assert not verdict.done and verdict.retry_after >= retry_after - 0.5 and verdict.errors == errors + 1
 
 
 def test_transient_errors_back_off_apart_from_the_jobs_age():
     def delay(errors: int, age: float) -> int:
-        return POLICY.decide(Failure("http", "", 503), T0, errors, None, T0 + timedelta(seconds=age), 0.999).retry_after
+        now = T0 + timedelta(seconds=age)
+        return POLICY.decide(Failure("http", "", 503), LOOP._replace(errors=errors), None, now, 0.999).retry_after
 
     assert [delay(n, 0) for n in range(8)] == [2, 4, 8, 16, 32, 60, 60, 60]
     assert delay(0, 1000) == delay(0, 0)  # an old job does not make the first retry slow
 
 
 def test_a_huge_error_count_cannot_blow_up():
-    verdict = POLICY.decide(Failure("timeout", "slow"), T0, 10**9, None, T0, 0.5)
+    verdict = POLICY.decide(Failure("timeout", "slow"), LOOP._replace(errors=10**9), None, T0, 0.5)
 
     assert 1 <= verdict.retry_after <= POLICY.max_delay

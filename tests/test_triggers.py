@@ -2,6 +2,8 @@
 
 import base64
 import json
+import re
+from pathlib import Path
 
 import pytest
 from conftest import PROJECT, RUNNING_FOREVER, TEMP_AK, TEMP_SK, TOKEN, Context
@@ -10,11 +12,11 @@ from jobstep.simulator import Fault
 FINISHED = {"init_seconds": 0, "run_seconds": 0}
 
 
-def apig(path=None, query=None, body=None, encode=True):
+def apig(path=None, query=None, body=None, encode=True, method=None):
     """An API Gateway event as FunctionGraph delivers it (the body base64-encoded by default)."""
     text = body if isinstance(body, str) or body is None else json.dumps(body)
     return {
-        "httpMethod": "POST" if body is not None else "GET",
+        "httpMethod": method or ("POST" if body is not None else "GET"),
         "path": "/jobs" + (f"/{path['job_id']}" if path else ""),
         "pathParameters": path or {},
         "queryStringParameters": query or {},
@@ -91,14 +93,22 @@ def test_api_gateway_answers_400_for_invalid_input_without_a_request(harness, ev
     assert says in result["error"]["message"] and harness.requests == 0
 
 
-def test_api_gateway_answers_404_only_after_the_grace_period(harness):
-    within = harness.call(apig(path={"job_id": "job-0"}))
+def test_api_gateway_answers_404_only_after_the_grace_period_of_a_wait_started_with_post(harness):
+    within = harness.call(apig(path={"job_id": "job-0"}, method="POST"))
     assert within["statusCode"] == 202 and http(within)["error"]["type"] == "not_found"
     harness.clock.advance(61)
 
     after = harness.call(apig(body=http(within)))
 
     assert after["statusCode"] == 404 and http(after)["error"]["type"] == "not_found"
+
+
+def test_a_get_without_loop_state_answers_404_at_once_and_says_how_to_wait(harness):
+    answer = harness.call(apig(path={"job_id": "job-0"}))
+
+    error = http(answer)["error"]
+    assert answer["statusCode"] == 404 and error["type"] == "not_found" and not error["retryable"]
+    assert "poll.started_at" in error["message"] and "POST" in error["message"]
 
 
 @pytest.mark.parametrize("refuse", [
@@ -226,3 +236,47 @@ def test_sources_other_than_api_gateway_answer_the_plain_result(harness):
     timer = harness.call({"trigger_type": "TIMER", "user_event": json.dumps({"job_id": "job-1"})})
 
     assert set(direct) == set(timer) and "statusCode" not in direct
+
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+TICK = 60  # the README's timer: fixed rate, 1 minute
+
+
+def readme_timer_event() -> str:
+    """The additional information of the README's timer example, as the user copies it."""
+    section = README[README.index("**Timer trigger**"):]
+    return re.search(r"```json\n\s*(\{.*?\})\n", section).group(1)
+
+
+def ticks(harness, limit: int) -> list:
+    """The timer's invocations, a minute apart, each with the same event; until `limit` ticks."""
+    event = {"version": "v1.0", "time": "2026-06-01T08:30:00+08:00", "trigger_type": "TIMER",
+             "trigger_name": "Timer_001", "user_event": readme_timer_event()}
+    answers = []
+    for _ in range(limit):
+        answers.append(harness.call(event))
+        harness.clock.advance(TICK)
+    return answers
+
+
+@pytest.mark.parametrize("timeline, status, error", [
+    ({"init_seconds": 30, "run_seconds": 300}, "SUCCESS", None),
+    ({"init_seconds": 0, "run_seconds": 300, "outcome": "FAIL"}, "FAIL", "job_failed"),
+    (RUNNING_FOREVER, "TIMEOUT", "max_wait"),
+    (None, "ERROR", "not_found"),
+])
+def test_the_readme_timer_example_ends(harness, timeline, status, error):
+    # Catches: a stateless tick that counts its deadline from itself (TIMEOUT never comes) or waits for a
+    # 404 (a missing job is "retry" on every tick, forever).
+    job_id = json.loads(readme_timer_event())["job_id"]
+    if timeline:
+        harness.simulator.add_job(job_id, **timeline)
+
+    answers = ticks(harness, limit=70)  # 70 minutes: past the default max_wait of an hour
+
+    first_done = next(index for index, answer in enumerate(answers) if answer["done"])
+    assert all(answer["done"] and answer["status"] == status for answer in answers[first_done:])
+    assert (answers[first_done]["error"] or {}).get("type") == error
+    assert [json.loads(line)["decision"] for line in harness.logs][first_done:] == ["done"] * (70 - first_done)
+    if status == "TIMEOUT":
+        assert first_done * TICK >= 3600 > (first_done - 1) * TICK

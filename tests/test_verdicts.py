@@ -4,7 +4,7 @@ import json
 import time
 
 import pytest
-from conftest import PROJECT, RUNNING_FOREVER, SECRETS, TEMP_AK, TEMP_SK, TOKEN, Context, refusing_url
+from conftest import AK, PROJECT, RUNNING_FOREVER, SECRETS, SK, TEMP_AK, TEMP_SK, TOKEN, Context, refusing_url
 from jobstep.events import parse_time
 from jobstep.simulator import Fault
 
@@ -284,3 +284,53 @@ def test_each_call_logs_one_json_line_and_no_secret_anywhere(harness):
     shown = "\n".join(harness.logs) + json.dumps(answers)
     assert "Authorization" not in shown and "SDK-HMAC-SHA256" not in shown
     assert not [secret for secret in SECRETS if secret in shown]
+
+
+@pytest.mark.parametrize("reported, status, done", [
+    ("success", "SUCCESS", True), (" SUCCESS ", "SUCCESS", True), ("Complete\n", "SUCCESS", True),
+    ("fail", "FAIL", True), ("\tFail", "FAIL", True), ("Running", "RUNNING", False), (" init", "INIT", False),
+])
+def test_statuses_are_compared_trimmed_and_case_folded_and_kept_raw_in_job(harness, reported, status, done):
+    harness.simulator.inject(Fault(200, json.dumps({"status": reported, "job_id": "job-1"}).encode()))
+
+    answer = harness.call({"job_id": "job-1"})
+
+    assert (answer["status"], answer["done"], answer["job"]["status"]) == (status, done, reported)
+
+
+def test_a_blank_status_is_not_a_job(harness):
+    harness.simulator.inject(Fault(200, b'{"status": "  ", "job_id": "job-1"}'))
+
+    answer = harness.call({"job_id": "job-1"})
+
+    assert not answer["done"] and answer["error"]["type"] == "bad_response"
+
+
+@pytest.mark.parametrize("pad", ["\n", "  ", "\r\n", "\t "])
+def test_keys_with_surrounding_whitespace_still_sign(harness, pad):
+    harness.simulator.add_job("job-1", init_seconds=0, run_seconds=0)
+    harness.environ.update(HUAWEICLOUD_SDK_AK=AK + pad, HUAWEICLOUD_SDK_SK=pad + SK + pad)
+    agency = Context(ak=TEMP_AK + pad, sk=TEMP_SK + pad, token=pad + TOKEN + pad)
+
+    from_variables = harness.call({"job_id": "job-1"}, Context())
+    from_agency = harness.call({"job_id": "job-1"}, agency)
+
+    assert from_variables["status"] == from_agency["status"] == "SUCCESS"
+    assert [seen.verdict for seen in harness.simulator.seen] == [None, None]
+
+
+@pytest.mark.parametrize("environ, context, named", [
+    ({"HUAWEICLOUD_SDK_AK": AK[:10] + " " + AK[10:], "HUAWEICLOUD_SDK_SK": SK}, Context(), "HUAWEICLOUD_SDK_AK"),
+    ({"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK[:5] + "\n" + SK[5:]}, Context(), "HUAWEICLOUD_SDK_SK"),
+    ({}, Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN[:4] + "\x00" + TOKEN[4:]), "security token"),
+    ({}, Context(ak=TEMP_AK, sk=TEMP_SK + "é", token=TOKEN), "secret key"),
+])
+def test_a_key_with_whitespace_or_control_characters_inside_is_a_credentials_error(harness, environ, context, named):
+    harness.environ.update(environ)
+
+    answer = harness.call({"job_id": "job-1"}, context)
+
+    error = answer["error"]
+    assert answer["done"] and error["type"] == "credentials" and not error["retryable"] and named in error["message"]
+    assert harness.requests == 0
+    assert not [secret for secret in SECRETS if secret[4:] in json.dumps(answer)]

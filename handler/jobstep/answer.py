@@ -5,8 +5,9 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Optional
+from urllib.parse import quote, urlencode
 
-from .events import format_time
+from .events import HttpRequest, format_time
 from .model import Error, Job
 from .policy import ERROR, Verdict
 
@@ -19,7 +20,6 @@ def result(
     verdict: Verdict,
     job: Optional[Job],
     attempt: int,
-    started_at: datetime,
     max_wait: int,
 ) -> dict[str, Any]:
     return {
@@ -34,7 +34,7 @@ def result(
         "error": verdict.error.to_dict() if verdict.error else None,
         "poll": {
             "attempt": attempt,
-            "started_at": format_time(started_at),
+            "started_at": format_time(verdict.started_at),
             "max_wait": max_wait,
             "errors": verdict.errors,
         },
@@ -52,8 +52,8 @@ def refusal(
     max_wait: int,
 ) -> dict[str, Any]:
     """A result for an input or a configuration that cannot be queried: done, with ERROR."""
-    verdict = Verdict(True, ERROR, None, error, 0)
-    return result(job_id, project_id, region, service, verdict, None, attempt, started_at, max_wait)
+    verdict = Verdict(True, ERROR, None, error, 0, started_at)
+    return result(job_id, project_id, region, service, verdict, None, attempt, max_wait)
 
 
 def echo(finished: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,9 +87,24 @@ def http_status(answer: Mapping[str, Any]) -> int:
     return _ERROR_STATUS.get(error.get("type"), 500)  # configuration, credentials, internal
 
 
-def http_response(answer: Mapping[str, Any]) -> dict[str, Any]:
-    """The result as API Gateway's function response; Retry-After tells an HTTP client when to ask again."""
+def next_poll(answer: Mapping[str, Any], request: HttpRequest) -> str:
+    """The URL of the next poll: this request's path, its job fields and the loop's state in the query string.
+
+    Absolute when the request's host is known: RFC 9110 allows a relative Location, but not every client takes
+    one (Azure's Java management core keeps the poll URL as a java.net.URL, which must be absolute). The values
+    need no escaping: ids, digits and a UTC time whose ':' a query may hold (RFC 3986, section 3.4)."""
+    poll = answer["poll"]
+    state = [("started_at", poll["started_at"]), ("attempt", poll["attempt"]), ("errors", poll["errors"]),
+             ("max_wait", poll["max_wait"])]
+    wait = [("wait", request.wait)] if request.wait else []
+    return f"{request.origin}{quote(request.path)}?{urlencode([*request.carried, *state, *wait], safe=':')}"
+
+
+def http_response(answer: Mapping[str, Any], request: HttpRequest) -> dict[str, Any]:
+    """The result as API Gateway's function response. While the loop goes on (202, 503), Retry-After says when to
+    ask again and Location where: a client that follows only those two reaches the same verdicts as a flow."""
     headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
     if not answer.get("done") and answer.get("retry_after"):
         headers["Retry-After"] = str(answer["retry_after"])
+        headers["Location"] = next_poll(answer, request)
     return {"statusCode": http_status(answer), "headers": headers, "body": json.dumps(answer), "isBase64Encoded": False}

@@ -1,7 +1,10 @@
 """Which keys sign the request: the agency's temporary keys from the context, else the SDK's variables."""
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Optional
+
+_PRINTABLE = re.compile(r"[!-~]+")  # visible ASCII: what access keys, secret keys and tokens are made of
 
 
 class Credentials(NamedTuple):
@@ -17,12 +20,17 @@ class Credentials(NamedTuple):
 
 
 def context_value(context: Any, method: str) -> Optional[str]:
-    """A string from a FunctionGraph context method; None when absent, empty or failing."""
+    """A string from a FunctionGraph context method, trimmed; None when absent, blank or failing."""
     try:
         value = getattr(context, method)()
     except Exception:  # a local or partial context: treat as absent
         return None
-    return value if isinstance(value, str) and value else None
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _variable(environ: Mapping[str, str], name: str) -> Optional[str]:
+    # A key pasted into a variable often brings a newline or spaces along: they are never part of it.
+    return environ.get(name, "").strip() or None
 
 
 def find_credentials(context: Any, environ: Mapping[str, str]) -> Optional[Credentials]:
@@ -32,7 +40,23 @@ def find_credentials(context: Any, environ: Mapping[str, str]) -> Optional[Crede
     if ak and sk:
         return Credentials(ak, sk, context_value(context, "getSecurityToken"), "agency")
     # The variable names huaweicloudsdkcore's EnvCredentialProvider reads.
-    ak, sk = environ.get("HUAWEICLOUD_SDK_AK"), environ.get("HUAWEICLOUD_SDK_SK")
+    ak, sk = _variable(environ, "HUAWEICLOUD_SDK_AK"), _variable(environ, "HUAWEICLOUD_SDK_SK")
     if ak and sk:
-        return Credentials(ak, sk, environ.get("HUAWEICLOUD_SDK_SECURITY_TOKEN") or None, "environment")
+        return Credentials(ak, sk, _variable(environ, "HUAWEICLOUD_SDK_SECURITY_TOKEN"), "environment")
+    return None
+
+
+_NAMES = {
+    "agency": ("the agency's temporary access key", "the agency's temporary secret key", "the agency's security token"),
+    "environment": ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+}
+
+
+def unusable(credentials: Credentials) -> Optional[str]:
+    """Why the keys cannot sign a request (a space or control character inside one), or None. No retry helps."""
+    values = (credentials.ak, credentials.sk, credentials.security_token)
+    for name, value in zip(_NAMES[credentials.source], values):
+        if value is not None and not _PRINTABLE.fullmatch(value):
+            return (f"{name} has a space, a control character or a non-ASCII character inside it, which no key has:"
+                    " set it again, copied whole")
     return None

@@ -20,7 +20,12 @@ REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]{1,20}){1,3}")
 _ISO_8601 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?", re.ASCII
 )
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?", re.ASCII)
 MAX_WAIT_LIMIT = 31 * 24 * 3600
+# The job fields an API Gateway request may name in its path, query string or body.
+JOB_FIELDS = ("job_id", "project_id", "region", "service")
+# The loop's state in a query string: what the Location header of a 202 or 503 answer carries.
+POLL_PARAMETERS = ("started_at", "attempt", "errors", "max_wait")
 # API Gateway gives a backend at most about 30 s; the long poll stays well inside it.
 MAX_LONG_POLL_SECONDS = 25
 # A job event is a few hundred bytes; the asynchronous invocation limit (256 KB) is generous.
@@ -51,6 +56,9 @@ class Poll(NamedTuple):
     started_at: Optional[datetime] = None
     max_wait: Optional[int] = None
     errors: int = 0
+    # No state came, and none will: a timer tick, an SMN or Kafka message, an API Gateway GET. Such a call
+    # cannot wait through a 404, and its deadline counts from the job's own begin_time.
+    stateless: bool = False
 
 
 class Query(NamedTuple):
@@ -72,12 +80,21 @@ class Finished(NamedTuple):
 Parsed = Union[Query, Finished, InvalidInput]
 
 
+class HttpRequest(NamedTuple):
+    """What an API Gateway request tells its answer: where the next poll goes, and how long to long-poll."""
+
+    origin: str  # "https://host[:port]" from the Host and X-Forwarded-Proto headers; "" when unusable
+    path: str
+    carried: tuple[tuple[str, str], ...] = ()  # the job fields the path does not hold, for the next poll's query
+    wait: int = 0  # ?wait=N: keep querying inside the call for up to N seconds
+
+
 class Trigger(NamedTuple):
     """Where the event came from and what it asks: one entry per job (Kafka batches several)."""
 
     source: str
     jobs: tuple[Parsed, ...]
-    wait: int = 0  # API Gateway's ?wait=N: keep querying inside the call for up to N seconds
+    request: Optional[HttpRequest] = None  # API Gateway only
 
 
 def parse_time(text: Any) -> Optional[datetime]:
@@ -118,9 +135,9 @@ def _count(value: Any, name: str, job_id: str) -> int:
     return value
 
 
-def _parse_poll(raw: Any, job_id: str, now: datetime) -> Poll:
+def _parse_poll(raw: Any, job_id: str, now: datetime, starts_loop: bool) -> Poll:
     if raw is None:
-        return Poll()
+        return Poll(stateless=not starts_loop)
     if not isinstance(raw, dict):
         raise InvalidInput("poll must be the object a previous call returned", job_id)
     started_at = None
@@ -140,11 +157,14 @@ def _parse_poll(raw: Any, job_id: str, now: datetime) -> Poll:
         started_at=started_at,
         max_wait=max_wait,
         errors=_count(raw.get("errors", 0), "errors", job_id),
+        stateless=started_at is None and not starts_loop,
     )
 
 
-def parse_event(event: Any, now: datetime) -> Union[Query, Finished]:
-    """The job to query, from a direct invocation or a result fed back by an orchestrator."""
+def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Query, Finished]:
+    """The job to query, from a direct invocation or a result fed back by an orchestrator.
+
+    `starts_loop`: whether the caller feeds the answer back when the event carries no loop state."""
     if not isinstance(event, dict):
         raise InvalidInput(f'the event must be a JSON object like {{"job_id": "..."}}, got {type(event).__name__}')
     job_id = event.get("job_id")
@@ -170,7 +190,7 @@ def parse_event(event: Any, now: datetime) -> Union[Query, Finished]:
         project_id=project_id,
         region=region,
         service=service,
-        poll=_parse_poll(event.get("poll"), job_id, now),
+        poll=_parse_poll(event.get("poll"), job_id, now, starts_loop),
         last_job=Job.from_fields(last_job) if isinstance(last_job, dict) else None,
     )
 
@@ -202,8 +222,41 @@ def _parameter(parameters: Any, name: str, where: str) -> Optional[str]:
     return value
 
 
-def _apig_event(event: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The job event of an API Gateway request (path, query string and JSON body merged) and its wait."""
+def _merge(fields: dict[str, Any], name: str, value: Any) -> None:
+    """One field given in more than one place (body, query, path) must be given alike."""
+    if fields.get(name) not in (None, value):
+        raise InvalidInput(f"{name} is given twice with different values", value if valid_id(value) else None)
+    fields[name] = value
+
+
+def _query_poll(query: Any) -> dict[str, Any]:
+    """The loop's state from the query string, as a Location header of an earlier answer carries it."""
+    poll: dict[str, Any] = {}
+    for name in POLL_PARAMETERS:
+        value = _parameter(query, name, "query")
+        if value is None:
+            continue
+        if name != "started_at":
+            if not re.fullmatch(r"\d{1,10}", value, re.ASCII):
+                raise InvalidInput(f"the query parameter {name} must be a whole number, got {value!r:.20}")
+            value = int(value)
+        poll[name] = value
+    return poll
+
+
+def _origin(headers: Any) -> str:
+    """scheme://host of the request, from the headers API Gateway passes on (its example event: `host`,
+    `x-forwarded-proto`; devg-functiongraph functiongraph_02_0741); "" when the Host is not a plain host name."""
+    lowered = {str(name).lower(): value for name, value in headers.items()} if isinstance(headers, dict) else {}
+    host, scheme = lowered.get("host"), lowered.get("x-forwarded-proto")
+    if not isinstance(host, str) or not _HOST.fullmatch(host):
+        return ""
+    return f"{scheme if scheme in ('http', 'https') else 'https'}://{host}"
+
+
+def _apig_event(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, str], ...], int]:
+    """The job event of an API Gateway request (path, query string and JSON body merged), the job fields that
+    its path does not hold, and its wait."""
     body = event.get("body")
     fields: dict[str, Any] = {}
     if body not in (None, ""):
@@ -217,19 +270,31 @@ def _apig_event(event: dict[str, Any]) -> tuple[dict[str, Any], int]:
                 raise InvalidInput("the request body is marked base64 but is not base64-encoded UTF-8") from None
         fields = _job_event(text, "the request body")
     query, path = event.get("queryStringParameters"), event.get("pathParameters")
-    for name in ("job_id", "project_id", "region", "service"):
-        for value in (_parameter(query, name, "query"), _parameter(path, name, "path")):
-            if value is None:
-                continue
-            if fields.get(name, value) != value:
-                raise InvalidInput(f"{name} is given twice with different values", value if valid_id(value) else None)
-            fields[name] = value
+    in_path = set()
+    for name in JOB_FIELDS:
+        value = _parameter(query, name, "query")
+        if value is not None:
+            _merge(fields, name, value)
+        value = _parameter(path, name, "path")
+        if value is not None:
+            _merge(fields, name, value)
+            in_path.add(name)
     if "job_id" not in fields:
         raise InvalidInput('name the job: GET /jobs/{job_id}, ?job_id=..., or a JSON body {"job_id": "..."}')
+    carried_poll = _query_poll(query)
+    if carried_poll:
+        poll = fields.get("poll")
+        if poll is None:
+            fields["poll"] = poll = {}
+        if isinstance(poll, dict):
+            for name, value in carried_poll.items():
+                _merge(poll, name, value)
     wait = _parameter(query, "wait", "query")
     if wait is not None and not (re.fullmatch(r"\d{1,2}", wait, re.ASCII) and int(wait) <= MAX_LONG_POLL_SECONDS):
         raise InvalidInput(f"wait must be whole seconds from 0 to {MAX_LONG_POLL_SECONDS}, got {wait!r:.20}")
-    return fields, int(wait or 0)
+    carried = tuple((name, fields[name]) for name in JOB_FIELDS
+                    if name not in in_path and isinstance(fields.get(name), str))
+    return fields, carried, int(wait or 0)
 
 
 def _source(event: dict[str, Any]) -> Optional[str]:
@@ -261,17 +326,18 @@ def _kafka_messages(event: dict[str, Any]) -> list[Any]:
     return [message for batch in messages for message in (batch if isinstance(batch, list) else [None])]
 
 
-def parse_job(event: Any, now: datetime) -> Parsed:
+def parse_job(event: Any, now: datetime, starts_loop: bool = True) -> Parsed:
     """parse_event, with an unreadable job kept as a value."""
     try:
-        return parse_event(event, now)
+        return parse_event(event, now, starts_loop)
     except InvalidInput as invalid:
         return invalid
 
 
 def _parse_text(text: Any, where: str, now: datetime) -> Parsed:
+    """A job event of a source whose answers are not fed back (timer, SMN, Kafka): it starts no loop."""
     try:
-        return parse_event(_job_event(text, where), now)
+        return parse_event(_job_event(text, where), now, starts_loop=False)
     except InvalidInput as invalid:
         return invalid
 
@@ -283,11 +349,16 @@ def read_trigger(event: Any, now: datetime) -> Trigger:
         problem = "has no job_id" if isinstance(event, dict) else f"must be a JSON object, not {type(event).__name__}"
         return Trigger(DIRECT, (InvalidInput(f"The event {problem}. jobstep understands {UNDERSTOOD}."),))
     if source == APIG:
+        path = event.get("path")
+        request = HttpRequest(_origin(event.get("headers")), path if isinstance(path, str) else "/")
         try:
-            fields, wait = _apig_event(event)
+            fields, carried, wait = _apig_event(event)
         except InvalidInput as invalid:
-            return Trigger(APIG, (invalid,))
-        return Trigger(APIG, (parse_job(fields, now),), wait)
+            return Trigger(APIG, (invalid,), request)
+        # A POST starts a wait (its answers' Location continues it); a GET without loop state is a look at
+        # the job now, which a client may repeat as it is.
+        job = parse_job(fields, now, starts_loop=event.get("httpMethod") == "POST")
+        return Trigger(APIG, (job,), request._replace(carried=carried, wait=wait))
     if source == TIMER:
         return Trigger(TIMER, (_parse_text(event.get("user_event"), "the timer's user_event", now),))
     if source == SMN:

@@ -15,7 +15,7 @@ def _text(value: Any) -> Optional[str]:
 
 
 class Job(NamedTuple):
-    """The job as the job API reported it (classic ELB field names)."""
+    """The job as the job API reported it (classic ELB field names; the status verbatim)."""
 
     status: str
     job_id: Optional[str] = None
@@ -30,7 +30,7 @@ class Job(NamedTuple):
     def from_fields(cls, fields: Mapping[str, Any]) -> Optional["Job"]:
         """The known fields of a job object; None when it has no status string."""
         status = fields.get("status")
-        if not isinstance(status, str) or not status:
+        if not isinstance(status, str) or not status.strip():
             return None
         entities = fields.get("entities")
         return cls(

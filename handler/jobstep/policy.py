@@ -8,7 +8,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Optional
 
-from .events import parse_time
+from .events import Poll, format_time, parse_time
 from .model import Error, Failure, Job, Reply
 
 SUCCESS = "SUCCESS"
@@ -36,6 +36,21 @@ class Verdict(NamedTuple):
     retry_after: Optional[int]
     error: Optional[Error]
     errors: int  # consecutive transient failures, this call included
+    started_at: datetime  # when the loop began: the start of its deadline and of the not-found grace
+
+
+def normal_status(status: str) -> str:
+    """A job status as jobstep compares and shows it: `" success"` and `SUCCESS` are one status."""
+    return status.strip().upper()
+
+
+def loop_start(poll: Poll, reply: Reply, now: datetime) -> datetime:
+    """When the loop began: as the input says; else now, for a call that starts a loop; else (a stateless call,
+    which every tick repeats alike) the job's own begin_time, so that its deadline still comes."""
+    if poll.started_at is not None:
+        return poll.started_at
+    begun = parse_time(reply.begin_time) if poll.stateless and isinstance(reply, Job) else None
+    return min(now, begun) if begun else now
 
 
 class Policy(NamedTuple):
@@ -46,43 +61,41 @@ class Policy(NamedTuple):
     growth: float = DEFAULT_GROWTH  # delay as a fraction of the job's age
     jitter: float = 0.2  # a delay is drawn from [1 - jitter, 1] times its value
 
-    def decide(
-        self,
-        reply: Reply,
-        started_at: datetime,
-        errors: int,
-        last_job: Optional[Job],
-        now: datetime,
-        draw: float,
-    ) -> Verdict:
+    def decide(self, reply: Reply, poll: Poll, last_job: Optional[Job], now: datetime, draw: float) -> Verdict:
+        started_at = loop_start(poll, reply, now)
         job = reply if isinstance(reply, Job) else last_job
-        status = job.status if job else UNKNOWN
+        status = normal_status(job.status) if job else UNKNOWN
         until_deadline = (started_at + timedelta(seconds=self.max_wait) - now).total_seconds()
 
+        def verdict(done: bool, shown: str, retry_after: Optional[int], error: Optional[Error], errors: int = 0
+                    ) -> Verdict:
+            return Verdict(done, shown, retry_after, error, errors, started_at)
+
         if isinstance(reply, Job):
-            if reply.status in SUCCESS_STATUSES:
-                return Verdict(True, SUCCESS, None, None, 0)
-            if reply.status == FAIL:
-                return Verdict(True, FAIL, None, Error("job_failed", failure_message(reply), False), 0)
+            if status in SUCCESS_STATUSES:
+                return verdict(True, SUCCESS, None, None)
+            if status == FAIL:
+                return verdict(True, FAIL, None, Error("job_failed", failure_message(reply), False))
             if until_deadline <= 0:
-                return self._timeout(status, None)
-            return Verdict(False, status, self.running_delay(started_at, job, now, until_deadline, draw), None, 0)
+                return verdict(True, TIMEOUT, None, self._timeout(status, started_at, None))
+            return verdict(False, status, self.running_delay(started_at, job, now, until_deadline, draw), None)
 
         error = classify(reply)
         if reply.http_status == 404:
-            within_grace = (now - started_at).total_seconds() < self.not_found_grace
-            if not within_grace:
-                return Verdict(True, ERROR, None, error, 0)
+            if poll.stateless:
+                return verdict(True, ERROR, None, error._replace(message=error.message + _NO_STATE_FOR_404))
+            if (now - started_at).total_seconds() >= self.not_found_grace:
+                return verdict(True, ERROR, None, error)
             if until_deadline <= 0:
-                return self._timeout(status, error)
+                return verdict(True, TIMEOUT, None, self._timeout(status, started_at, error))
             delay = self.running_delay(started_at, job, now, until_deadline, draw)
-            return Verdict(False, status, delay, Error(error.type, error.message, True, 404), errors + 1)
+            return verdict(False, status, delay, Error(error.type, error.message, True, 404), poll.errors + 1)
         if not error.retryable:
-            return Verdict(True, ERROR, None, error, 0)
+            return verdict(True, ERROR, None, error)
         if until_deadline <= 0:
-            return self._timeout(status, error)
-        return Verdict(False, status, self.error_delay(errors + 1, reply.retry_after, until_deadline, draw),
-                       error, errors + 1)
+            return verdict(True, TIMEOUT, None, self._timeout(status, started_at, error))
+        delay = self.error_delay(poll.errors + 1, reply.retry_after, until_deadline, draw)
+        return verdict(False, status, delay, error, poll.errors + 1)
 
     def running_delay(
         self, started_at: datetime, job: Optional[Job], now: datetime, until_deadline: float, draw: float
@@ -99,14 +112,14 @@ class Policy(NamedTuple):
         cap = min(self.max_delay, MAX_ERROR_DELAY, self.min_delay * 2 ** min(errors, _MAX_BACKOFF_EXPONENT))
         return _whole(max(cap * draw, retry_after or 0), until_deadline)
 
-    def _timeout(self, status: str, error: Optional[Error]) -> Verdict:
+    def _timeout(self, status: str, started_at: datetime, error: Optional[Error]) -> Error:
         last = f" The last problem was: {error.message}" if error else ""
         message = (
-            f"The job did not end within max_wait ({self.max_wait} s); its last known status was {status}."
-            " Raise JOBSTEP_MAX_WAIT (or poll.max_wait) if it normally takes longer, or look at the job in"
-            f" the console.{last}"
+            f"The job did not end within max_wait ({self.max_wait} s) of {format_time(started_at)}; its last known"
+            f" status was {status}. Raise JOBSTEP_MAX_WAIT (or poll.max_wait) if it normally takes longer, or"
+            f" look at the job in the console.{last}"
         )
-        return Verdict(True, TIMEOUT, None, Error("max_wait", message, False), 0)
+        return Error("max_wait", message, False)
 
 
 def _whole(seconds: float, until_deadline: float) -> int:
@@ -115,6 +128,11 @@ def _whole(seconds: float, until_deadline: float) -> int:
 
 
 _SHOWN_SUB_JOBS = 3
+_NO_STATE_FOR_404 = (
+    " A job_id issued moments ago can also answer 404 for a short while, and this call carries no loop state to"
+    " wait through that: give poll.started_at (when the job was submitted), or through API Gateway start the"
+    " wait with POST and follow the Location header."
+)
 
 
 def _reason(code: Any, reason: Any) -> str:
@@ -129,7 +147,8 @@ def failure_message(job: Job) -> str:
     sub_jobs = (job.entities or {}).get("sub_jobs")
     if not isinstance(sub_jobs, list):
         sub_jobs = []
-    failed = [sub for sub in sub_jobs if isinstance(sub, dict) and sub.get("status") == FAIL]
+    failed = [sub for sub in sub_jobs
+              if isinstance(sub, dict) and isinstance(sub.get("status"), str) and normal_status(sub["status"]) == FAIL]
     for sub in failed[:_SHOWN_SUB_JOBS]:
         sub_reason = _reason(sub.get("error_code"), sub.get("fail_reason") or sub.get("error_msg"))
         message += f" Sub-job {sub.get('job_id')} failed" + (f": {sub_reason}" if sub_reason else "") + "."

@@ -7,6 +7,7 @@ queued to be served before the normal answers. It backs `jobstep demo`, the test
 import json
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -14,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from . import sigcheck
 from .services import SERVICES, JobApi
@@ -76,11 +77,12 @@ class SimJob:
 
 @dataclass(frozen=True)
 class Fault:
-    """One answer served instead of the normal one: a status and body, late, a connection closed before
-    answering (drop), or reset after the headers and `cut_after` bytes of the body."""
+    """One answer served instead of the normal one: a status and body (or a body made from the request's
+    headers, to echo them), late, a connection closed before answering (drop), or reset after the headers
+    and `cut_after` bytes of the body."""
 
     status: int = 500
-    body: bytes = b""
+    body: Union[bytes, Callable[[dict[str, str]], bytes]] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
@@ -112,15 +114,19 @@ def _gateway_error(code: str, message: str) -> bytes:
 
 
 class JobSimulator:
-    """The job API of one project on 127.0.0.1. `keys` maps each access key to (secret key, token or None)."""
+    """The job API of one project on 127.0.0.1. `keys` maps each access key to (secret key, token or None).
+
+    With `tls` (a server-side SSLContext) it answers HTTPS as `localhost`, for a certificate of that name."""
 
     def __init__(
         self,
         project_id: str,
         keys: dict[str, tuple[str, Optional[str]]],
         clock: Callable[[], float] = time.time,
+        tls: Optional[ssl.SSLContext] = None,
     ):
         self.project_id = project_id
+        self.tls = tls
         self.keys = dict(keys)
         self.clock = clock
         self.jobs: dict[str, SimJob] = {}
@@ -135,7 +141,7 @@ class JobSimulator:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"https://localhost:{port}" if self.tls else f"http://{host}:{port}"
 
     def add_job(self, job_id: str, **timeline: Any) -> SimJob:
         job = SimJob(job_id=job_id, created_at=timeline.pop("created_at", self.clock()), **timeline)
@@ -197,10 +203,21 @@ class JobSimulator:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            handshake_failed = False
+
             def setup(self) -> None:
-                super().setup()
                 with simulator._lock:
                     simulator.connections += 1
+                if simulator.tls:
+                    try:
+                        self.request = simulator.tls.wrap_socket(self.request, server_side=True)
+                    except (ssl.SSLError, OSError):  # the client refused the certificate
+                        self.handshake_failed = True
+                super().setup()
+
+            def handle(self) -> None:
+                if not self.handshake_failed:
+                    super().handle()
 
             def do_GET(self) -> None:
                 headers = dict(self.headers.items())
@@ -214,7 +231,8 @@ class JobSimulator:
                     if fault.drop:
                         self.close_connection = True
                         return
-                    status, extra, body = fault.status, fault.headers, fault.body
+                    status, extra = fault.status, fault.headers
+                    body = fault.body(headers) if callable(fault.body) else fault.body
                 self.send_response(status)
                 for name, value in {"Content-Type": "application/json", **extra}.items():
                     self.send_header(name, value)

@@ -17,8 +17,8 @@ import requests
 from .answer import echo, http_response, refusal, result
 from .client import fetch_job
 from .config import Config, ConfigError, load_config
-from .credentials import context_value, find_credentials
-from .events import APIG, KAFKA, Finished, InvalidInput, Parsed, Query, parse_job, read_trigger
+from .credentials import context_value, find_credentials, unusable
+from .events import KAFKA, Finished, InvalidInput, Parsed, Query, parse_job, read_trigger
 from .model import Error, Failure, Job, Reply
 from .services import SERVICES, JobApi
 
@@ -91,6 +91,9 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> 
     if credentials is None:
         return refuse("credentials", "No credentials: give the function an agency (FunctionGraph then hands its "
                       "temporary keys to the handler), or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK.")
+    problem = unusable(credentials)
+    if problem:
+        return refuse("credentials", problem)
 
     budget = request_budget(context)
     reply: Reply
@@ -99,9 +102,9 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> 
     else:
         url = api.url(base, project_id, query.job_id)
         reply = fetch_job(runtime.session, api, url, credentials, project_id, now, budget)
-    verdict = config.policy(max_wait).decide(reply, started_at, query.poll.errors, query.last_job, now, runtime.draw())
+    verdict = config.policy(max_wait).decide(reply, query.poll, query.last_job, now, runtime.draw())
     job = reply if isinstance(reply, Job) else query.last_job
-    return result(query.job_id, project_id, region, service, verdict, job, attempt, started_at, max_wait)
+    return result(query.job_id, project_id, region, service, verdict, job, attempt, max_wait)
 
 
 def _now(runtime: Runtime) -> datetime:
@@ -151,8 +154,8 @@ def handle(event: Any, context: Any, runtime: Runtime) -> Answer:
         answers = [_answer_job(job, context, runtime) for job in trigger.jobs]
         if trigger.source == KAFKA:
             return answers
-        if trigger.source == APIG:
-            return http_response(_long_poll(answers[0], trigger.wait, context, runtime))
+        if trigger.request is not None:  # API Gateway
+            return http_response(_long_poll(answers[0], trigger.request.wait, context, runtime), trigger.request)
         return answers[0]
     except Exception as exc:  # a bug outside one job's answer: still an answer
         return _internal(exc, _now(runtime))
