@@ -160,13 +160,15 @@ class _Worker:
 
     def _serve(self) -> None:
         while True:
-            task, outcome, done = self._inbox.get()
-            try:
-                outcome.append(task())
-            except Exception as exc:  # a bug: raised again in the caller's thread, where it becomes an answer
-                outcome.append(exc)
-            self._idle.append(self)  # free again, even if the caller stopped waiting
-            done.release()
+            self._do(*self._inbox.get())  # a call per task: an idle worker keeps no session, key or reply alive
+
+    def _do(self, task: Callable[[], Reply], outcome: list[Any], done: threading.Lock) -> None:
+        try:
+            outcome.append(task())
+        except Exception as exc:  # a bug: raised again in the caller's thread, where it becomes an answer
+            outcome.append(exc)
+        self._idle.append(self)  # free again, even if the caller stopped waiting
+        done.release()
 
     def run(self, task: Callable[[], Reply], budget: float) -> Optional[Reply]:
         """The task's reply, or None when it is not done within `budget` seconds (it goes on, unwatched)."""
