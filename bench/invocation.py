@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobstep.simulator import JobSimulator
+from jobstep_tools.simulator import JobSimulator
 
 from .polling import KEYS, PROJECT
 
@@ -31,14 +31,12 @@ MAX_WARM_RATIO = 1.1
 MAX_RSS_MIB = 40
 MAX_ZIP_MIB = 3
 
-# What FunctionGraph hands the handler: a context with the agency's temporary keys.
+# What FunctionGraph hands the handler: a context with the agency's temporary keys. Both sides import it
+# before their timer starts (it loads nothing of jobstep).
 _CONTEXT = """
-class Context:
-    def getRequestID(self): return "bench"
-    def getRemainingTimeInMilliSeconds(self): return 30000
-    def getSecurityAccessKey(self): return os.environ["BENCH_AK"]
-    def getSecuritySecretKey(self): return os.environ["BENCH_SK"]
-    def getSecurityToken(self): return os.environ["BENCH_TOKEN"]
+import os
+from jobstep_tools.local import LocalContext
+context = LocalContext(os.environ["BENCH_AK"], os.environ["BENCH_SK"], os.environ["BENCH_TOKEN"], timeout=900)
 """
 # Each child reports on stderr: the job status it read, seconds, and its peak RSS in KiB. VmHWM, not
 # getrusage: on Linux ru_maxrss survives exec, so a child would report this (larger) process's peak.
@@ -48,15 +46,16 @@ with open("/proc/self/status") as status_file:
 sys.stderr.write(f"{status} {seconds} {peak}")
 """
 _JOBSTEP_COLD = f"""
+{_CONTEXT}
 import time; began = time.perf_counter()
 import os, sys
 import index
-{_CONTEXT}
-answer = index.handler({{"job_id": os.environ["BENCH_JOB"]}}, Context())
+answer = index.handler({{"job_id": os.environ["BENCH_JOB"]}}, context)
 seconds, status = time.perf_counter() - began, answer["status"]
 {_REPORT}
 """
 _BASELINE_COLD = f"""
+{_CONTEXT}
 import time; began = time.perf_counter()
 import os, sys
 from bench.baseline import get_job
@@ -68,11 +67,11 @@ seconds, status = time.perf_counter() - began, job["status"]
 # Calls alternate between the sides, and which goes first, so that a drift of the machine's speed
 # (another process, a frequency change) falls on both alike.
 _WARM = f"""
+{_CONTEXT}
 import json, os, sys, time
 import index
 from bench.baseline import get_job
-{_CONTEXT}
-event, context = {{"job_id": os.environ["BENCH_JOB"]}}, Context()
+event = {{"job_id": os.environ["BENCH_JOB"]}}
 args = [os.environ[name] for name in ("JOBSTEP_ENDPOINT", "RUNTIME_PROJECT_ID", "BENCH_JOB", "BENCH_AK", "BENCH_SK",
                                       "BENCH_TOKEN")]
 sides = {{"jobstep": lambda: index.handler(event, context)["status"], "baseline": lambda: get_job(*args)["status"]}}
@@ -108,11 +107,12 @@ def _cold(code: str, env: dict[str, str]) -> tuple[float, int]:
 
 
 def measure() -> dict[str, Any]:
-    keys = {KEYS.ak: (KEYS.sk, KEYS.security_token)}
+    ak, sk, token = KEYS
+    keys = {ak: (sk, token)}
     with JobSimulator(PROJECT, keys) as simulator:
         simulator.add_job(JOB_ID, init_seconds=0, run_seconds=10**9)
         env = {**os.environ, "JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT,
-               "BENCH_JOB": JOB_ID, "BENCH_AK": KEYS.ak, "BENCH_SK": KEYS.sk, "BENCH_TOKEN": KEYS.security_token or ""}
+               "BENCH_JOB": JOB_ID, "BENCH_AK": ak, "BENCH_SK": sk, "BENCH_TOKEN": token}
         # Both sides start from bytecode, as a deployed package with its .pyc files does; a machine that
         # sets PYTHONDONTWRITEBYTECODE would otherwise make jobstep compile its sources in every cold run.
         env.pop("PYTHONDONTWRITEBYTECODE", None)

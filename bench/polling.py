@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Callable
 
-from jobstep.cli import LocalContext
 from jobstep.client import new_session
-from jobstep.credentials import Credentials
-from jobstep.simulator import JobSimulator
 from jobstep.step import Runtime, handle
+from jobstep_tools.local import Clock, LocalContext
+from jobstep_tools.simulator import JobSimulator
 
 SEED = 20261128
 JOBS = 1000
@@ -29,7 +28,7 @@ SHORTEST, LONGEST = 2.0, 30 * 60.0
 START = 1_790_000_000.0
 SPACING = 2 * 3600.0  # jobs are driven one after another, each on its own stretch of the simulated clock
 PROJECT = "0b2c4e6a8f1d43b5a7c9e1f3a5b7c9d1"
-KEYS = Credentials("BENCHAKJOBSTEP000001", "benchSecretKeyOfTheAgency000000000000000", "benchToken", "agency")
+KEYS = ("BENCHAKJOBSTEP000001", "benchSecretKeyOfTheAgency000000000000000", "benchToken")  # an agency's
 # The delay policy's knobs, passed to the handler's environment when set (as on a deployed function).
 KNOBS = ("JOBSTEP_MIN_DELAY", "JOBSTEP_MAX_DELAY", "JOBSTEP_DELAY_GROWTH")
 
@@ -73,21 +72,12 @@ def workload(jobs: int, seed: int) -> list[Job]:
     return [Job(START + i * SPACING + rng.random(), duration) for i, duration in enumerate(durations)]
 
 
-class SimClock:
-    """The one simulated time read by the handler and the simulator; the loop moves it instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def run_jobstep(jobs: Sequence[Job], knobs: dict[str, str]) -> list[Detection]:
     """Each job's loop through the real handler; a poll is a call, the last one (that sees the end) included."""
-    clock = SimClock()
+    clock = Clock(START)
     detections = []
-    with JobSimulator(PROJECT, {KEYS.ak: (KEYS.sk, KEYS.security_token)}, clock=clock) as simulator:
+    ak, sk, token = KEYS
+    with JobSimulator(PROJECT, {ak: (sk, token)}, clock=clock) as simulator:
         runtime = Runtime(
             session=new_session(),
             environ={"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT, **knobs},
@@ -99,11 +89,11 @@ def run_jobstep(jobs: Sequence[Job], knobs: dict[str, str]) -> list[Detection]:
             clock.now = job.submitted
             # INIT for a second, as jobs do while they are queued; the rest RUNNING.
             simulator.add_job(f"job-{number}", init_seconds=1.0, run_seconds=job.duration - 1.0)
-            answer = handle({"job_id": f"job-{number}"}, LocalContext(KEYS), runtime)
+            answer = handle({"job_id": f"job-{number}"}, LocalContext(*KEYS), runtime)
             polls = 1
             while not answer["done"]:
                 clock.now += answer["retry_after"]
-                answer = handle(answer, LocalContext(KEYS), runtime)
+                answer = handle(answer, LocalContext(*KEYS), runtime)
                 polls += 1
             if answer["status"] != "SUCCESS":  # anything else would measure a broken loop, not the schedule
                 raise RuntimeError(f"job-{number} ended {answer['status']}: {answer['error']}")

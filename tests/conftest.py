@@ -1,4 +1,4 @@
-"""Shared set-up: the loopback job API, a simulated clock, FunctionGraph-like contexts."""
+"""Shared set-up: the loopback job API on a simulated clock, and a warm runtime that calls the handler."""
 
 import json
 import socket
@@ -8,8 +8,9 @@ from typing import Any, Callable, Optional
 import pytest
 from hypothesis import settings
 from jobstep.client import new_session
-from jobstep.simulator import JobSimulator
 from jobstep.step import Runtime, handle
+from jobstep_tools.local import Clock, LocalContext
+from jobstep_tools.simulator import JobSimulator
 
 # The same examples on every run and every machine: a failure seen once is seen again.
 settings.register_profile("deterministic", derandomize=True, database=None)
@@ -32,48 +33,9 @@ def refusing_url() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
-class Clock:
-    """Simulated time, shared by the handler and the simulator: tests move it instead of sleeping."""
-
-    def __init__(self, now: float = START):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Context:
-    """The FunctionGraph context methods the handler uses; no agency unless keys are given.
-
-    With a clock, the remaining time runs down on it (from the moment the context is made)."""
-
-    def __init__(self, remaining_ms: int = 30_000, ak: str = "", sk: str = "", token: str = "",
-                 clock: Optional[Clock] = None, request_id: str = "req-0001"):
-        self.remaining_ms, self.ak, self.sk, self.token, self.clock = remaining_ms, ak, sk, token, clock
-        self.began = clock() if clock else 0.0
-        self.request_id = request_id
-
-    def getRequestID(self) -> str:  # noqa: N802
-        return self.request_id
-
-    def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802
-        spent = self.clock() - self.began if self.clock else 0.0
-        return int(self.remaining_ms - spent * 1000)
-
-    def getSecurityAccessKey(self) -> str:  # noqa: N802
-        return self.ak
-
-    def getSecuritySecretKey(self) -> str:  # noqa: N802
-        return self.sk
-
-    def getSecurityToken(self) -> str:  # noqa: N802
-        return self.token
-
-
-AGENCY = Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN)
+def agency(**settings) -> LocalContext:
+    """A FunctionGraph context of a function with an agency: its temporary keys and token."""
+    return LocalContext(TEMP_AK, TEMP_SK, TOKEN, **settings)
 
 
 @dataclass
@@ -92,10 +54,10 @@ class Harness:
         self.slept.append(seconds)
         self.clock.advance(seconds)
 
-    def call(self, event: Any, context: Optional[Context] = None) -> Any:
+    def call(self, event: Any, context: Optional[LocalContext] = None) -> Any:
         runtime = Runtime(session=self.session, environ=self.environ, clock=self.clock, sleep=self.sleep,
                           draw=self.draws, log=self.logs.append)
-        answer = handle(event, AGENCY if context is None else context, runtime)
+        answer = handle(event, agency(request_id="req-0001") if context is None else context, runtime)
         json.dumps(answer)  # every answer is JSON, as FunctionGraph returns it
         return answer
 
@@ -106,7 +68,7 @@ class Harness:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

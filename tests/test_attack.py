@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import trustme
-from conftest import AGENCY, PROJECT, TEMP_AK, TEMP_SK, Context
+from conftest import PROJECT, TEMP_AK, TEMP_SK, TOKEN, agency
 from jobstep.client import new_session
 from jobstep.config import Config
 from jobstep.events import valid_region
 from jobstep.services import SERVICES
-from jobstep.simulator import Fault, JobSimulator
 from jobstep.step import Runtime, endpoint, handle
+from jobstep_tools.local import LocalContext
+from jobstep_tools.simulator import Fault, JobSimulator
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -166,12 +167,12 @@ def test_a_tls_round_trip_verifies_the_certificate_and_the_host_name(clock, tmp_
     authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     session = new_session()
     session.verify = str(tmp_path / "ca.pem")
-    with JobSimulator(PROJECT, {AGENCY.ak: (AGENCY.sk, AGENCY.token)}, clock=clock, tls=server) as simulator:
+    with JobSimulator(PROJECT, {TEMP_AK: (TEMP_SK, TOKEN)}, clock=clock, tls=server) as simulator:
         simulator.add_job("job-1", init_seconds=0, run_seconds=0)
         environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
         runtime = Runtime(session=session, environ=environ, clock=clock, log=lambda line: None)
 
-        answer = handle({"job_id": "job-1"}, AGENCY, runtime)
+        answer = handle({"job_id": "job-1"}, agency(), runtime)
 
     assert simulator.base_url.startswith("https://localhost:")
     if works:
@@ -204,7 +205,7 @@ def _escaped_all(text: str) -> str:
 def test_a_secret_echoed_in_any_json_form_is_redacted(harness, echo):
     harness.simulator.keys[TEMP_AK] = (TEMP_SK, SLASHED_TOKEN)
     harness.simulator.inject(Fault(401, lambda headers: echo(headers).encode()))
-    context = Context(ak=TEMP_AK, sk=TEMP_SK, token=SLASHED_TOKEN)
+    context = LocalContext(TEMP_AK, TEMP_SK, SLASHED_TOKEN)
 
     answer = harness.call({"job_id": "job-1"}, context)
 
@@ -220,6 +221,6 @@ def test_a_secret_echoed_in_a_jobs_entities_is_redacted(harness):
     body = f'{{"status": "RUNNING", "entities": {{"note": "{_escaped_slashes(SLASHED_TOKEN)}"}}}}'
     harness.simulator.inject(Fault(200, body.encode()))
 
-    answer = harness.call({"job_id": "job-1"}, Context(ak=TEMP_AK, sk=TEMP_SK, token=SLASHED_TOKEN))
+    answer = harness.call({"job_id": "job-1"}, LocalContext(TEMP_AK, TEMP_SK, SLASHED_TOKEN))
 
     assert answer["job"]["entities"] == {"note": "[redacted]"}

@@ -9,8 +9,8 @@ import time
 
 import pytest
 from conftest import AK, PROJECT, SK
-from jobstep import cli
-from jobstep.simulator import JobSimulator
+from jobstep_tools import cli
+from jobstep_tools.simulator import JobSimulator
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def live():
 
 
 def jobstep(*args, environ=None, stdin=None):
-    return subprocess.run([sys.executable, "-m", "jobstep.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "jobstep_tools.cli", *args], capture_output=True, text=True,
                           env=environ, input=stdin, timeout=60)
 
 

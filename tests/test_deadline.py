@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import TEMP_AK, TEMP_SK, TOKEN, Context, refusing_url
+from conftest import agency, refusing_url
 
 REMAINING_MS = 5_000
 MARGIN = 0.5  # seconds the handler must still have when it answers
@@ -95,7 +95,7 @@ def slow_dns(harness, monkeypatch):
                          ids=lambda slow: slow.__name__)
 def test_a_slow_job_api_never_keeps_the_handler_past_its_time(harness, monkeypatch, slow):
     harness.simulator.add_job("job-1")
-    context = Context(REMAINING_MS, TEMP_AK, TEMP_SK, TOKEN)
+    context = agency(timeout=REMAINING_MS / 1000)
     arguments = (harness, monkeypatch) if slow is slow_dns else (harness,)
     stop = slow(*arguments)
     try:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import AGENCY, PROJECT
-from jobstep.simulator import JobSimulator
+from conftest import PROJECT, TEMP_AK, TEMP_SK, TOKEN, agency
+from jobstep_tools.simulator import JobSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_ROOT = ROOT / "handler"
@@ -60,13 +60,13 @@ def test_the_function_timeout_leaves_room_for_a_full_request(function):
 
 def test_index_handler_answers_and_reuses_its_session_across_warm_calls(index, monkeypatch):
     # index.py brings its own runtime: the real clock and os.environ, so a simulator on real time.
-    with JobSimulator(PROJECT, {AGENCY.ak: (AGENCY.sk, AGENCY.token)}) as simulator:
+    with JobSimulator(PROJECT, {TEMP_AK: (TEMP_SK, TOKEN)}) as simulator:
         simulator.add_job("job-1", init_seconds=0, run_seconds=60)
         monkeypatch.setenv("JOBSTEP_ENDPOINT", simulator.base_url)
         monkeypatch.setenv("RUNTIME_PROJECT_ID", PROJECT)
 
-        first = index.handler({"job_id": "job-1"}, AGENCY)
-        second = index.handler(first, AGENCY)
+        first = index.handler({"job_id": "job-1"}, agency())
+        second = index.handler(first, agency())
 
         assert (first["status"], second["status"]) == ("RUNNING", "RUNNING") and first["project_id"] == PROJECT
         assert second["poll"]["attempt"] == 2 and all(seen.verdict is None for seen in simulator.seen)

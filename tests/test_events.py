@@ -5,15 +5,16 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from conftest import PROJECT, SECRETS, TEMP_AK, TEMP_SK, TOKEN, Clock, Context
+from conftest import PROJECT, SECRETS, START, TEMP_AK, TEMP_SK, TOKEN, agency
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobstep.client import new_session
 from jobstep.config import Config
 from jobstep.events import format_time, parse_time, valid_region
 from jobstep.services import SERVICES
-from jobstep.simulator import JobSimulator
 from jobstep.step import Runtime, endpoint, handle
+from jobstep_tools.local import Clock
+from jobstep_tools.simulator import JobSimulator
 
 RESULT_KEYS = {"job_id", "project_id", "region", "service", "done", "status", "retry_after", "job", "error", "poll"}
 
@@ -66,7 +67,7 @@ kafka_events = st.fixed_dictionaries({"trigger_type": st.just("KAFKA"), "records
 
 @pytest.fixture(scope="module")
 def world():
-    clock = Clock()
+    clock = Clock(START)
     with JobSimulator(PROJECT, {TEMP_AK: (TEMP_SK, TOKEN)}, clock=clock) as simulator:
         logs = []
         environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
@@ -90,7 +91,7 @@ def check_answer(world, event):
     invalid input sends nothing, and anything sent went to a registered job path for a well-formed id."""
     simulator, runtime, logs = world
     before = len(simulator.seen)
-    answer = handle(event, Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN), runtime)
+    answer = handle(event, agency(), runtime)
 
     shown = json.dumps(answer) + "\n".join(logs[-20:])
     assert not [secret for secret in SECRETS if secret in shown]
@@ -171,7 +172,7 @@ def test_bad_configuration_is_an_error_that_names_the_variable(world, environ, s
     broken = Runtime(session=runtime.session, environ={**runtime.environ, **environ}, clock=runtime.clock,
                      log=logs.append)
 
-    answer = handle({"job_id": "job-1"}, Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN), broken)
+    answer = handle({"job_id": "job-1"}, agency(), broken)
 
     assert answer["done"] and answer["error"]["type"] == "configuration" and says in answer["error"]["message"]
     assert len(simulator.seen) == before

@@ -9,9 +9,9 @@ import json
 import time
 
 import pytest
-from conftest import SECRETS, TEMP_AK, TEMP_SK, TOKEN, Context, refusing_url
+from conftest import SECRETS, agency, refusing_url
 from jobstep.client import MAX_BODY
-from jobstep.simulator import Fault
+from jobstep_tools.simulator import Fault
 
 REMAINING_MS = 3_000
 RUNNING = json.dumps({"status": "RUNNING", "job_id": "job-1", "job_type": "deleteELB", "entities": {}}).encode()
@@ -83,7 +83,7 @@ FAULTS = [
 def test_a_fault_mid_loop_is_answered_in_time_and_the_loop_resumes_to_the_true_end(harness, name, start, clear,
                                                                                    kind, ends):
     harness.simulator.add_job("job-1", init_seconds=0, run_seconds=600)
-    context = Context(REMAINING_MS, TEMP_AK, TEMP_SK, TOKEN)
+    context = agency(timeout=REMAINING_MS / 1000)
     first = harness.call({"job_id": "job-1"}, context)
     harness.clock.advance(first["retry_after"])
     start(harness)

@@ -7,9 +7,9 @@ from typing import Any
 
 import huaweicloudsdkfunctiongraph.v2.model as models
 import pytest
-from jobstep import cli
-from jobstep.flow import MAX_STATES, definition, longest_wait
 from jobstep.policy import Policy
+from jobstep_tools import cli
+from jobstep_tools.flow import MAX_STATES, definition, longest_wait
 
 FLOW_FILE = Path(__file__).resolve().parent.parent / "flows" / "jobstep-wait.json"
 URN = "urn:fss:REGION:PROJECT_ID:function:default:jobstep:latest"

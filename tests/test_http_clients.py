@@ -14,7 +14,7 @@ import pytest
 import requests
 from conftest import PROJECT, RUNNING_FOREVER
 from gateway import ApiGateway
-from jobstep.simulator import Fault
+from jobstep_tools.simulator import Fault
 
 MAX_REQUESTS = 200
 

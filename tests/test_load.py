@@ -6,9 +6,10 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import TEMP_AK, TEMP_SK, TOKEN, Context
+from conftest import agency
 from jobstep.client import new_session
 from jobstep.step import Runtime, handle
+from jobstep_tools.local import LocalContext
 
 THREADS = 16
 CALLS = 10_000
@@ -26,7 +27,7 @@ def test_concurrent_calls_on_one_warm_instance_get_correct_independent_results(h
 
     def call(number: int):
         index = number % 48
-        context = Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN, request_id=f"req-{number}")
+        context = agency(request_id=f"req-{number}")
         return number, handle({"job_id": f"job-{index}"}, context, runtime)
 
     with ThreadPoolExecutor(THREADS) as pool:
@@ -53,7 +54,7 @@ def test_ten_thousand_calls_leave_memory_descriptors_and_connections_flat_as_key
     harness.simulator.add_job("job-1", init_seconds=0, run_seconds=10**9)
     lines = []
     runtime = Runtime(session=new_session(), environ=harness.environ, clock=harness.clock, log=lines.append)
-    context = Context(30_000, *keys[0], request_id="req-life")
+    context = LocalContext(*keys[0], timeout=60, request_id="req-life")
     samples, used = {}, set()
 
     for number in range(1, CALLS + 1):

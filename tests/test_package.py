@@ -11,16 +11,16 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
-from conftest import AK, PROJECT, SK, Clock
-from jobstep import cli, package
-from jobstep.simulator import JobSimulator
+from conftest import AK, PROJECT, SK
+from jobstep_tools import cli, package
+from jobstep_tools.local import Clock
+from jobstep_tools.simulator import JobSimulator
 
 TEMPLATE = package.TEMPLATE.read_text()
 # What pip installs for requests and huaweicloudsdkcore that the handler never loads.
 LEFT_OUT = ("pymongo", "bson", "gridfs", "yaml", "_yaml", "simplejson", "requests_toolbelt", "dns", "six.py",
             "defusedxml", "bin")
 SHIPPED = {"requests", "urllib3", "idna", "certifi", "charset_normalizer", "pyasn1", "huaweicloudsdkcore"}
-LOCAL_ONLY = ("jobstep/cli.py", "jobstep/simulator.py", "jobstep/sigcheck.py", "jobstep/package.py")
 
 # The function's side, run in its Python with nothing but the unpacked package on sys.path. It plays
 # FunctionGraph and the orchestrator: the handler's log lines go to stderr, each answer to stdout, and
@@ -28,19 +28,14 @@ LOCAL_ONLY = ("jobstep/cli.py", "jobstep/simulator.py", "jobstep/sigcheck.py", "
 DRIVER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
+sys.path.append(sys.argv[3])  # for jobstep_tools.local only: the ZIP, first, provides index and jobstep
 answers, sys.stdout = sys.stdout, sys.stderr
 import index
-
-class Context:  # the context methods the handler calls; no agency keys, so HUAWEICLOUD_SDK_AK/SK sign
-    def getRequestID(self):
-        return "req-package"
-
-    def getRemainingTimeInMilliSeconds(self):
-        return 30000
+from jobstep_tools.local import LocalContext  # no agency keys: HUAWEICLOUD_SDK_AK/SK sign
 
 answer = {"job_id": sys.argv[2]}
 while True:
-    answer = index.handler(answer, Context())
+    answer = index.handler(answer, LocalContext(request_id="req-package"))
     print(json.dumps(answer), file=answers, flush=True)
     if answer["done"]:
         break
@@ -82,13 +77,15 @@ def names(built):
 
 def test_index_is_at_the_root_beside_the_jobstep_package(names):
     assert "index.py" in names and "jobstep/__init__.py" in names and "jobstep/step.py" in names
+    assert not [name for name in names if name.startswith("jobstep_tools/")]  # the developer side stays home
 
 
 def test_what_the_function_never_imports_is_left_out(names, built):
     tops = {name.split("/")[0] for name in names} - {"__pycache__"}  # index.py's bytecode
     assert {top for top in tops if not top.endswith(".dist-info")} == SHIPPED | {"index.py", "jobstep"}
     assert {top.split("-")[0] for top in tops if top.endswith(".dist-info")} == SHIPPED
-    assert not set(LOCAL_ONLY) & set(names)
+    shipped = {name for name in names if name.startswith("jobstep/") and name.endswith(".py")}
+    assert shipped == {f"jobstep/{path.name}" for path in (package.CODE_ROOT / "jobstep").glob("*.py")}
     sources = {name for name in names if name.endswith(".py")}
     for name in (name for name in names if name.endswith(".pyc")):  # only the bytecode of shipped sources
         compiled = PurePosixPath(name)
@@ -141,7 +138,8 @@ def test_the_packaged_handler_answers_from_the_zip_alone_in_the_functions_python
         simulator.add_job("job-package", init_seconds=2, run_seconds=3)
         environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT,
                    "HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK}
-        with subprocess.Popen([python, "-I", "-S", "-c", DRIVER, str(unpacked), "job-package"], env=environ,
+        driver = [python, "-I", "-S", "-c", DRIVER, str(unpacked), "job-package", str(package.CODE_ROOT)]
+        with subprocess.Popen(driver, env=environ,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) as child:
             watchdog = threading.Timer(60, child.kill)  # a hung child must not hang the suite

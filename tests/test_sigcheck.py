@@ -3,7 +3,7 @@
 import hashlib
 
 import pytest
-from jobstep import sigcheck
+from jobstep_tools import sigcheck
 
 # (AK, SK, method, path, query, headers, signed headers, body, expected signature), from the guide.
 VECTORS = [

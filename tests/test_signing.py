@@ -1,9 +1,8 @@
 """The handler's requests, signed with huaweicloudsdkcore, pass the independent gateway-style check."""
 
-from conftest import AGENCY, AK, PROJECT, SK, TEMP_AK, TOKEN, Context
-from jobstep import sigcheck
-
-NO_AGENCY = Context()
+from conftest import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, agency
+from jobstep_tools import sigcheck
+from jobstep_tools.local import LocalContext
 
 
 def last_request(harness):
@@ -15,7 +14,7 @@ def test_long_term_keys_from_the_sdk_environment_variables_sign_a_valid_request(
     harness.simulator.add_job("job-1")
     harness.environ.update(HUAWEICLOUD_SDK_AK=AK, HUAWEICLOUD_SDK_SK=SK)
 
-    answer = harness.call({"job_id": "job-1"}, NO_AGENCY)
+    answer = harness.call({"job_id": "job-1"}, LocalContext())
 
     seen, headers = last_request(harness)
     assert seen.verdict is None and answer["error"] is None and answer["status"] == "INIT"
@@ -27,7 +26,7 @@ def test_long_term_keys_from_the_sdk_environment_variables_sign_a_valid_request(
 def test_agency_temporary_keys_sign_with_the_security_token(harness):
     harness.simulator.add_job("job-1")
 
-    answer = harness.call({"job_id": "job-1"}, AGENCY)
+    answer = harness.call({"job_id": "job-1"}, agency())
 
     seen, headers = last_request(harness)
     assert seen.verdict is None and answer["error"] is None
@@ -38,10 +37,10 @@ def test_agency_temporary_keys_sign_with_the_security_token(harness):
 
 def test_security_token_from_the_environment_is_sent_and_signed(harness):
     harness.simulator.add_job("job-1")
-    harness.environ.update(HUAWEICLOUD_SDK_AK=TEMP_AK, HUAWEICLOUD_SDK_SK=AGENCY.sk,
+    harness.environ.update(HUAWEICLOUD_SDK_AK=TEMP_AK, HUAWEICLOUD_SDK_SK=TEMP_SK,
                            HUAWEICLOUD_SDK_SECURITY_TOKEN=TOKEN)
 
-    answer = harness.call({"job_id": "job-1"}, NO_AGENCY)
+    answer = harness.call({"job_id": "job-1"}, LocalContext())
 
     seen, headers = last_request(harness)
     assert seen.verdict is None and answer["error"] is None
@@ -52,14 +51,14 @@ def test_the_agency_comes_before_the_environment(harness):
     harness.simulator.add_job("job-1")
     harness.environ.update(HUAWEICLOUD_SDK_AK=AK, HUAWEICLOUD_SDK_SK=SK)
 
-    harness.call({"job_id": "job-1"}, AGENCY)
+    harness.call({"job_id": "job-1"}, agency())
 
     _, headers = last_request(harness)
     assert sigcheck.parse_authorization(headers["authorization"])[0] == TEMP_AK
 
 
 def test_no_credentials_at_all_is_an_error_without_a_request(harness):
-    answer = harness.call({"job_id": "job-1"}, NO_AGENCY)
+    answer = harness.call({"job_id": "job-1"}, LocalContext())
 
     assert harness.requests == 0
     assert answer["done"] and answer["status"] == "ERROR"
@@ -70,8 +69,8 @@ def test_keys_that_change_between_calls_are_used_at_once(harness):
     harness.simulator.add_job("job-1")
     harness.simulator.keys["ROTATEDAK00000000001"] = ("rotated-secret", "rotated-token")
 
-    harness.call({"job_id": "job-1"}, AGENCY)
-    harness.call({"job_id": "job-1"}, Context(ak="ROTATEDAK00000000001", sk="rotated-secret", token="rotated-token"))
+    harness.call({"job_id": "job-1"}, agency())
+    harness.call({"job_id": "job-1"}, LocalContext("ROTATEDAK00000000001", "rotated-secret", "rotated-token"))
 
     keys_used = [sigcheck.parse_authorization(s.headers["Authorization"])[0] for s in harness.simulator.seen]
     assert keys_used == [TEMP_AK, "ROTATEDAK00000000001"]
@@ -116,7 +115,7 @@ def test_a_clock_more_than_15_minutes_off_gets_a_message_that_says_so(harness):
 def test_a_wrong_secret_key_is_a_permanent_authentication_error(harness):
     harness.simulator.add_job("job-1")
 
-    answer = harness.call({"job_id": "job-1"}, Context(ak=TEMP_AK, sk="not-the-secret", token=TOKEN))
+    answer = harness.call({"job_id": "job-1"}, LocalContext(TEMP_AK, "not-the-secret", TOKEN))
 
     assert harness.simulator.seen[-1].verdict == "signature mismatch"
     assert answer["done"] and answer["error"]["type"] == "unauthorized"
@@ -126,6 +125,6 @@ def test_a_wrong_secret_key_is_a_permanent_authentication_error(harness):
 def test_temporary_keys_without_their_token_are_rejected(harness):
     harness.simulator.add_job("job-1")
 
-    answer = harness.call({"job_id": "job-1"}, Context(ak=TEMP_AK, sk=AGENCY.sk))
+    answer = harness.call({"job_id": "job-1"}, LocalContext(TEMP_AK, TEMP_SK))
 
     assert answer["done"] and answer["error"]["type"] == "unauthorized"

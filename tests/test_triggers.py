@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, RUNNING_FOREVER, TEMP_AK, TEMP_SK, TOKEN, Context
-from jobstep.simulator import Fault
+from conftest import PROJECT, RUNNING_FOREVER, TEMP_AK, agency
+from jobstep_tools.simulator import Fault
 
 FINISHED = {"init_seconds": 0, "run_seconds": 0}
 
@@ -37,7 +37,7 @@ def http(answer):
 
 def clocked(harness, remaining_ms=30_000):
     """An agency context whose remaining time runs down on the simulated clock."""
-    return Context(remaining_ms, TEMP_AK, TEMP_SK, TOKEN, clock=harness.clock)
+    return agency(timeout=remaining_ms / 1000, clock=harness.clock)
 
 
 @pytest.mark.parametrize("event", [

@@ -4,13 +4,10 @@ import json
 import time
 
 import pytest
-from conftest import AK, PROJECT, RUNNING_FOREVER, SECRETS, SK, TEMP_AK, TEMP_SK, TOKEN, Context, refusing_url
+from conftest import AK, PROJECT, RUNNING_FOREVER, SECRETS, SK, TEMP_AK, TEMP_SK, TOKEN, agency, refusing_url
 from jobstep.events import parse_time
-from jobstep.simulator import Fault
-
-
-def agency(remaining_ms: int = 30_000) -> Context:
-    return Context(remaining_ms, TEMP_AK, TEMP_SK, TOKEN)
+from jobstep_tools.local import LocalContext
+from jobstep_tools.simulator import Fault
 
 
 def loop(harness, event, calls=50):
@@ -205,7 +202,7 @@ def test_a_slow_answer_is_cut_at_the_functions_remaining_time(harness):
     harness.simulator.inject(Fault(200, b"{}", delay=2.0))
 
     began = time.monotonic()
-    answer = harness.call({"job_id": "job-1"}, agency(remaining_ms=1_800))
+    answer = harness.call({"job_id": "job-1"}, agency(timeout=1.8))
     took = time.monotonic() - began
 
     assert took < 1.8  # answered before the function's own timeout
@@ -215,7 +212,7 @@ def test_a_slow_answer_is_cut_at_the_functions_remaining_time(harness):
 def test_too_little_time_left_means_no_request(harness):
     harness.simulator.add_job("job-1")
 
-    answer = harness.call({"job_id": "job-1"}, agency(remaining_ms=1_200))
+    answer = harness.call({"job_id": "job-1"}, agency(timeout=1.2))
 
     assert harness.requests == 0 and not answer["done"] and answer["error"]["type"] == "timeout"
 
@@ -310,25 +307,25 @@ def test_a_blank_status_is_not_a_job(harness):
 def test_keys_with_surrounding_whitespace_still_sign(harness, pad):
     harness.simulator.add_job("job-1", init_seconds=0, run_seconds=0)
     harness.environ.update(HUAWEICLOUD_SDK_AK=AK + pad, HUAWEICLOUD_SDK_SK=pad + SK + pad)
-    agency = Context(ak=TEMP_AK + pad, sk=TEMP_SK + pad, token=pad + TOKEN + pad)
+    padded = LocalContext(TEMP_AK + pad, TEMP_SK + pad, pad + TOKEN + pad)
 
-    from_variables = harness.call({"job_id": "job-1"}, Context())
-    from_agency = harness.call({"job_id": "job-1"}, agency)
+    from_variables = harness.call({"job_id": "job-1"}, LocalContext())
+    from_agency = harness.call({"job_id": "job-1"}, padded)
 
     assert from_variables["status"] == from_agency["status"] == "SUCCESS"
     assert [seen.verdict for seen in harness.simulator.seen] == [None, None]
 
 
-@pytest.mark.parametrize("environ, context, named", [
-    ({"HUAWEICLOUD_SDK_AK": AK[:10] + " " + AK[10:], "HUAWEICLOUD_SDK_SK": SK}, Context(), "HUAWEICLOUD_SDK_AK"),
-    ({"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK[:5] + "\n" + SK[5:]}, Context(), "HUAWEICLOUD_SDK_SK"),
-    ({}, Context(ak=TEMP_AK, sk=TEMP_SK, token=TOKEN[:4] + "\x00" + TOKEN[4:]), "security token"),
-    ({}, Context(ak=TEMP_AK, sk=TEMP_SK + "é", token=TOKEN), "secret key"),
+@pytest.mark.parametrize("environ, keys, named", [
+    ({"HUAWEICLOUD_SDK_AK": AK[:10] + " " + AK[10:], "HUAWEICLOUD_SDK_SK": SK}, (), "HUAWEICLOUD_SDK_AK"),
+    ({"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK[:5] + "\n" + SK[5:]}, (), "HUAWEICLOUD_SDK_SK"),
+    ({}, (TEMP_AK, TEMP_SK, TOKEN[:4] + "\x00" + TOKEN[4:]), "security token"),
+    ({}, (TEMP_AK, TEMP_SK + "é", TOKEN), "secret key"),
 ])
-def test_a_key_with_whitespace_or_control_characters_inside_is_a_credentials_error(harness, environ, context, named):
+def test_a_key_with_whitespace_or_control_characters_inside_is_a_credentials_error(harness, environ, keys, named):
     harness.environ.update(environ)
 
-    answer = harness.call({"job_id": "job-1"}, context)
+    answer = harness.call({"job_id": "job-1"}, LocalContext(*keys))
 
     error = answer["error"]
     assert answer["done"] and error["type"] == "credentials" and not error["retryable"] and named in error["message"]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import islice
 from typing import Any
 
-from .policy import Policy
+from jobstep.policy import Policy
 
 MAX_STATES = 100  # the workflows API takes 1-100 states
 MAX_SLEEPS = (MAX_STATES - 2) // 2  # n sleeps need n + 1 queries and the end state

@@ -11,40 +11,16 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
-from .client import new_session
-from .config import ConfigError, load_config
-from .credentials import Credentials
+from jobstep.client import new_session
+from jobstep.config import ConfigError, load_config
+from jobstep.step import Runtime, handle
+
 from .flow import definition, longest_wait
+from .local import LocalContext
 from .package import DEFAULT_OUT, PackageError, build
 from .simulator import JobSimulator
-from .step import Runtime, handle
 
 EXIT_CODES = {"SUCCESS": 0, "FAIL": 1}  # TIMEOUT, ERROR and anything else that ends the loop: 2
-LOCAL_TIMEOUT_SECONDS = 30.0  # the template's function timeout
-
-
-class LocalContext:
-    """FunctionGraph's context on a laptop: a request id, a timeout, and an agency's keys if given."""
-
-    def __init__(self, keys: Optional[Credentials] = None, timeout: float = LOCAL_TIMEOUT_SECONDS):
-        self._keys = keys
-        self._deadline = time.monotonic() + timeout
-        self._request_id = uuid.uuid4().hex
-
-    def getRequestID(self) -> str:  # noqa: N802  (FunctionGraph's method names)
-        return self._request_id
-
-    def getRemainingTimeInMilliSeconds(self) -> int:  # noqa: N802
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-    def getSecurityAccessKey(self) -> str:  # noqa: N802
-        return self._keys.ak if self._keys else ""
-
-    def getSecuritySecretKey(self) -> str:  # noqa: N802
-        return self._keys.sk if self._keys else ""
-
-    def getSecurityToken(self) -> str:  # noqa: N802
-        return (self._keys.security_token or "") if self._keys else ""
 
 
 def exit_code(result: dict[str, Any]) -> int:
@@ -77,8 +53,8 @@ def run_loop(
 def demo(out: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
     """The whole loop against the embedded simulator, signed with an agency-style temporary key."""
     project_id = uuid.uuid4().hex
-    keys = Credentials(secrets.token_hex(10).upper(), secrets.token_urlsafe(30), secrets.token_urlsafe(60), "agency")
-    with JobSimulator(project_id, {keys.ak: (keys.sk, keys.security_token)}) as simulator:
+    ak, sk, token = secrets.token_hex(10).upper(), secrets.token_urlsafe(30), secrets.token_urlsafe(60)
+    with JobSimulator(project_id, {ak: (sk, token)}) as simulator:
         job = simulator.add_job(uuid.uuid4().hex, init_seconds=1.0, run_seconds=4.0)
         environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": project_id}
         runtime = Runtime(session=new_session(), environ=environ, log=lambda line: None)
@@ -86,7 +62,7 @@ def demo(out: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
         print(f"job {job.job_id}: INIT for 1 s, RUNNING for 4 s, then SUCCESS", file=out)
         result = run_loop(
             {"job_id": job.job_id},
-            lambda event: handle(event, LocalContext(keys), runtime),
+            lambda event: handle(event, LocalContext(ak, sk, token), runtime),
             sleep,
             lambda answer: print("  " + progress_line(answer), file=out, flush=True),
         )

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Union
 
+from jobstep.services import SERVICES, JobApi
+
 from . import sigcheck
-from .services import SERVICES, JobApi
 
 SKEW_LIMIT_SECONDS = 15 * 60
 # Every registered job API's path, each answered in its own body shape.

@@ -1,12 +1,11 @@
-"""The FunctionGraph code package: index.py at the ZIP's root, the jobstep modules it imports, and the
-runtime dependencies for the template's Python, cut down to what the handler loads.
+"""The FunctionGraph code package: index.py at the ZIP's root, the jobstep package whole, and the runtime
+dependencies for the template's Python, cut down to what the handler loads.
 
 The dependencies to keep were traced: index.handler run in `python -I -S` over pip's full install,
 recording the files of sys.modules. tests/test_package.py runs the packaged handler the same way and
 checks that every jobstep and huaweicloudsdkcore module shipped is one it loads.
 """
 
-import ast
 import re
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-CODE_ROOT = Path(__file__).resolve().parent.parent  # handler/: index.py beside the jobstep package
+CODE_ROOT = Path(__file__).resolve().parent.parent  # handler/: index.py and the jobstep package ship, whole
 TEMPLATE = CODE_ROOT.parent / "template.yaml"
 DEFAULT_OUT = Path("dist/jobstep-fgs.zip")
 # Whole packages: the HTTP stack, and pyasn1 that the SDK's signer imports. Their own lazy imports
@@ -106,32 +105,6 @@ def install(site: Path, python: str) -> None:
         raise PackageError("pip could not install the dependencies (its messages are above)")
 
 
-def _jobstep_imports(path: Path) -> set[str]:
-    """Names of jobstep modules that `path` imports anywhere in its code, lazy imports included."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):  # only jobstep's own modules use relative imports
-            module = ("jobstep." if node.level else "") + (node.module or "")
-            modules = [f"{module.rstrip('.')}.{alias.name}" for alias in node.names] + [module]
-        else:
-            continue
-        names.update(module.split(".")[1] for module in modules if module.startswith("jobstep."))
-    return {name for name in names if (CODE_ROOT / "jobstep" / f"{name}.py").is_file()}
-
-
-def jobstep_modules() -> set[str]:
-    """The modules index.py reaches by import: not the CLI, the simulator and the rest a laptop uses."""
-    reached: set[str] = {"__init__"}
-    pending = _jobstep_imports(CODE_ROOT / "index.py")
-    while pending:
-        name = pending.pop()
-        reached.add(name)
-        pending |= _jobstep_imports(CODE_ROOT / "jobstep" / f"{name}.py") - reached
-    return reached
-
-
 def _shipped(relative: Path) -> bool:
     top, inside = relative.parts[0], relative.relative_to(relative.parts[0]).as_posix()
     if top.endswith(".dist-info"):
@@ -141,9 +114,9 @@ def _shipped(relative: Path) -> bool:
 
 
 def contents(site: Path) -> dict[str, Path]:
-    """ZIP name -> file: the handler's entry, its jobstep modules and the dependencies it loads."""
+    """ZIP name -> file: index.py, the jobstep package whole, and the dependencies the handler loads."""
     files = {"index.py": CODE_ROOT / "index.py"}
-    files.update({f"jobstep/{name}.py": CODE_ROOT / "jobstep" / f"{name}.py" for name in jobstep_modules()})
+    files.update({f"jobstep/{path.name}": path for path in sorted((CODE_ROOT / "jobstep").glob("*.py"))})
     for path in site.rglob("*"):
         relative = path.relative_to(site)
         if path.is_file() and "__pycache__" not in relative.parts and _shipped(relative):
