@@ -14,6 +14,7 @@ import pytest
 import requests
 from conftest import PROJECT, RUNNING_FOREVER
 from gateway import ApiGateway
+from jobstep.model import parse_time
 from jobstep_tools.simulator import Fault
 
 MAX_REQUESTS = 200
@@ -46,8 +47,6 @@ def follow(url: str, harness, method: str = "GET", body: Optional[dict] = None) 
 
 
 def seconds_since_start(harness, replies: list[Reply]) -> float:
-    from jobstep.events import parse_time
-
     return harness.clock() - parse_time(replies[-1].body["poll"]["started_at"]).timestamp()
 
 

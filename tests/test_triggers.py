@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, RUNNING_FOREVER, TEMP_AK, agency
+from jobstep.step import Runtime, handle
 from jobstep_tools.simulator import Fault
 
 FINISHED = {"init_seconds": 0, "run_seconds": 0}
@@ -111,19 +112,19 @@ def test_a_get_without_loop_state_answers_404_at_once_and_says_how_to_wait(harne
     assert "poll.started_at" in error["message"] and "POST" in error["message"]
 
 
-@pytest.mark.parametrize("refuse", [
-    lambda harness: harness.simulator.keys.pop(TEMP_AK),  # the job API does not know the agency's keys: 401
-    lambda harness: harness.environ.update(RUNTIME_PROJECT_ID="another-project"),  # 403
-    lambda harness: setattr(harness.simulator, "clock", lambda: harness.clock() + 3600),  # skew: 401, expired
+@pytest.mark.parametrize("refuse, kind", [
+    (lambda harness: harness.simulator.keys.pop(TEMP_AK), "unauthorized"),  # the agency's keys are unknown: 401
+    (lambda harness: harness.environ.update(RUNTIME_PROJECT_ID="another-project"), "forbidden"),  # 403
+    (lambda harness: setattr(harness.simulator, "clock", lambda: harness.clock() + 3600), "clock_skew"),  # 401
 ])
-def test_api_gateway_answers_502_when_the_job_api_refuses_the_functions_credentials(harness, refuse):
+def test_api_gateway_answers_502_when_the_job_api_refuses_the_functions_credentials(harness, refuse, kind):
+    # Catches: a 401 that is not told apart from a clock skew, or a 403 taken for a 401.
     harness.simulator.add_job("job-1", **RUNNING_FOREVER)
     refuse(harness)
 
     answer = harness.call(apig(path={"job_id": "job-1"}))
 
-    assert answer["statusCode"] == 502
-    assert http(answer)["error"]["type"] in ("unauthorized", "forbidden", "clock_skew")
+    assert answer["statusCode"] == 502 and http(answer)["error"]["type"] == kind
 
 
 @pytest.mark.parametrize("fault", [Fault(503), Fault(429, headers={"Retry-After": "7"}), Fault(drop=True)])
@@ -280,3 +281,40 @@ def test_the_readme_timer_example_ends(harness, timeline, status, error):
     assert [json.loads(line)["decision"] for line in harness.logs][first_done:] == ["done"] * (70 - first_done)
     if status == "TIMEOUT":
         assert first_done * TICK >= 3600 > (first_done - 1) * TICK
+
+
+def broken_clock() -> float:
+    raise RuntimeError("the clock broke")
+
+
+@pytest.mark.parametrize("event, shape", [
+    (apig(path={"job_id": "job-1"}), "http"),
+    ({"trigger_type": "KAFKA", "records": [{"messages": [json.dumps({"job_id": "job-1"})] * 2}]}, "batch"),
+    ({"trigger_type": "TIMER", "user_event": json.dumps({"job_id": "job-1"})}, "result"),
+    ({"job_id": "job-1"}, "result"),
+])
+def test_a_failure_outside_any_job_still_answers_in_the_sources_shape(harness, event, shape):
+    # Catches: a catch-all that answers a bare result to API Gateway (the gateway would answer 502) or to Kafka.
+    runtime = Runtime(session=harness.session, environ=harness.environ, clock=broken_clock, log=harness.logs.append)
+
+    answer = handle(event, agency(), runtime)
+
+    if shape == "http":
+        assert answer["statusCode"] == 500 and set(answer) == {"statusCode", "headers", "body", "isBase64Encoded"}
+        results = [http(answer)]
+    else:
+        results = answer if shape == "batch" else [answer]
+        assert isinstance(answer, list) == (shape == "batch") and "statusCode" not in results[0]
+    assert all(result["error"]["type"] == "internal" and result["done"] for result in results)
+    assert "RuntimeError" in results[0]["error"]["message"] and harness.requests == 0
+
+
+@pytest.mark.parametrize("error", ["boom", {"type": "boom", "message": "x", "retryable": False}, {"type": "max_wait"}])
+def test_a_finished_result_with_an_error_jobstep_never_gives_is_invalid_input(harness, error):
+    # Catches: a fed-back result taken on trust (its error once crashed the HTTP status and answered a bare dict).
+    finished = {"job_id": "job-1", "done": True, "status": "FAIL", "error": error, "poll": {"attempt": 3}}
+
+    answer = harness.call(apig(body=finished))
+
+    assert answer["statusCode"] == 400 and http(answer)["error"]["type"] == "invalid_input"
+    assert "error" in http(answer)["error"]["message"] and harness.requests == 0

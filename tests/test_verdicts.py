@@ -5,7 +5,7 @@ import time
 
 import pytest
 from conftest import AK, PROJECT, RUNNING_FOREVER, SECRETS, SK, TEMP_AK, TEMP_SK, TOKEN, agency, refusing_url
-from jobstep.events import parse_time
+from jobstep.model import parse_time
 from jobstep_tools.local import LocalContext
 from jobstep_tools.simulator import Fault
 

@@ -1,7 +1,6 @@
 """The job API client: one signed GET of the job, its answer as a Job or a Failure. Never raises."""
 
 import json
-import queue
 import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -15,7 +14,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .credentials import Credentials
-from .model import Failure, Job, Reply
+from .model import Failure, FailureKind, Job, Reply
 from .services import JobApi
 
 MAX_BODY = 1024 * 1024  # a job answer is a few hundred bytes; more is not the job API
@@ -125,12 +124,12 @@ def parse_reply(api: JobApi, status: int, headers: Any, body: bytes, now: dateti
     data = _decoded(body, secrets)
     if status == 200:
         if data is None:
-            return Failure("bad_response", "the answer was not JSON")
+            return Failure(FailureKind.BAD_RESPONSE, "the answer was not JSON")
         fields = api.job_fields(data)
         job = Job.from_fields(fields) if fields is not None else None
-        return job or Failure("bad_response", "the answer had no job status")
+        return job or Failure(FailureKind.BAD_RESPONSE, "the answer had no job status")
     code, message = _error_fields(data)
-    return Failure("http", message or "", status, code, retry_after_seconds(headers.get("Retry-After"), now))
+    return Failure(FailureKind.HTTP, message or "", status, code, retry_after_seconds(headers.get("Retry-After"), now))
 
 
 def _get(session: requests.Session, api: JobApi, url: str, headers: dict[str, str], secrets: tuple[str, ...],
@@ -141,12 +140,12 @@ def _get(session: requests.Session, api: JobApi, url: str, headers: dict[str, st
                          stream=True) as response:
             body = _read_body(response)
             if body is None:
-                return Failure("bad_response", f"the answer was larger than {MAX_BODY} bytes")
+                return Failure(FailureKind.BAD_RESPONSE, f"the answer was larger than {MAX_BODY} bytes")
             return parse_reply(api, response.status_code, response.headers, body, now, secrets)
     except requests.Timeout:
-        return Failure("timeout", f"no answer within {budget:.1f} s")
+        return Failure(FailureKind.TIMEOUT, f"no answer within {budget:.1f} s")
     except requests.RequestException as exc:
-        return Failure("connection", f"could not reach {urlsplit(url).netloc}: {type(exc).__name__}")
+        return Failure(FailureKind.CONNECTION, f"could not reach {urlsplit(url).netloc}: {type(exc).__name__}")
 
 
 class _Worker:
@@ -155,12 +154,15 @@ class _Worker:
 
     def __init__(self, idle: list["_Worker"]):
         self._idle = idle
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # (task, outcome, done) triples
+        self._tasks: list[tuple[Callable[[], Reply], list[Any], threading.Lock]] = []  # the one handed over
+        self._handed = threading.Lock()  # released when a task is handed over
+        self._handed.acquire()
         threading.Thread(target=self._serve, name="jobstep-query", daemon=True).start()
 
     def _serve(self) -> None:
         while True:
-            self._do(*self._inbox.get())  # a call per task: an idle worker keeps no session, key or reply alive
+            self._handed.acquire()
+            self._do(*self._tasks.pop())  # a call per task: an idle worker keeps no session, key or reply alive
 
     def _do(self, task: Callable[[], Reply], outcome: list[Any], done: threading.Lock) -> None:
         try:
@@ -175,7 +177,8 @@ class _Worker:
         outcome: list[Any] = []
         done = threading.Lock()
         done.acquire()
-        self._inbox.put((task, outcome, done))
+        self._tasks.append((task, outcome, done))
+        self._handed.release()
         if not done.acquire(timeout=budget):
             return None
         if isinstance(outcome[0], Exception):
@@ -217,4 +220,4 @@ def fetch_job(
     secrets = tuple(secret for secret in (authorization, credentials.sk, credentials.security_token,
                                           authorization.rpartition("Signature=")[2], credentials.ak) if secret)
     reply = _within(lambda: _get(session, api, url, headers, secrets, now, budget), budget)
-    return reply if reply is not None else Failure("timeout", f"no answer within {budget:.1f} s")
+    return reply if reply is not None else Failure(FailureKind.TIMEOUT, f"no answer within {budget:.1f} s")

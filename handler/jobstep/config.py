@@ -1,15 +1,18 @@
-"""Configuration from the function's environment variables: a pure read of a mapping."""
+"""Configuration: the function's environment variables read into a Config (a pure read of a mapping), and where
+one query goes once the event's own fields have taken precedence over it (`resolve`, pure as well)."""
 
 import ipaddress
 from collections.abc import Mapping
 from typing import NamedTuple, Optional
 from urllib.parse import urlsplit
 
-from .events import MAX_WAIT_LIMIT, valid_id, valid_region
-from .policy import DEFAULT_GROWTH, DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, Policy
-from .services import DEFAULT_SERVICE, SERVICES
+from .events import Query
+from .model import MAX_WAIT_LIMIT, Error, ErrorType, Poll, valid_id, valid_region
+from .policy import DEFAULT_MAX_WAIT, Policy
+from .services import DEFAULT_SERVICE, SERVICES, JobApi
 
 MAX_DELAY_LIMIT = 3600  # an hour between queries is already more than any job API needs
+_DEFAULT = Policy()
 
 
 class ConfigError(ValueError):
@@ -19,17 +22,22 @@ class ConfigError(ValueError):
 class Config(NamedTuple):
     region: Optional[str] = None
     endpoint: Optional[str] = None
-    max_wait: int = 3600
-    not_found_grace: int = 60
     project_id: Optional[str] = None
     service: str = DEFAULT_SERVICE
-    min_delay: int = DEFAULT_MIN_DELAY
-    max_delay: int = DEFAULT_MAX_DELAY
-    growth: float = DEFAULT_GROWTH
+    max_wait: int = DEFAULT_MAX_WAIT
+    policy: Policy = _DEFAULT
 
-    def policy(self, max_wait: int) -> Policy:
-        return Policy(max_wait=max_wait, not_found_grace=self.not_found_grace, min_delay=self.min_delay,
-                      max_delay=self.max_delay, growth=self.growth)
+
+class Target(NamedTuple):
+    """Where one query goes, every field settled: the event's own, else the configuration's."""
+
+    job_id: str
+    project_id: Optional[str]
+    region: Optional[str]
+    service: str
+    api: JobApi
+    url: Optional[str]  # None without a project or a region
+    poll: Poll  # with max_wait settled
 
 
 def _is_loopback(host: str) -> bool:
@@ -69,7 +77,7 @@ def _seconds(environ: Mapping[str, str], name: str, default: int, lowest: int, h
 def _growth(environ: Mapping[str, str]) -> float:
     raw = environ.get("JOBSTEP_DELAY_GROWTH", "").strip()
     if not raw:
-        return DEFAULT_GROWTH
+        return _DEFAULT.growth
     try:
         growth = float(raw) if raw.isascii() else None
     except ValueError:
@@ -91,16 +99,46 @@ def load_config(environ: Mapping[str, str]) -> Config:
     project_id = environ.get("RUNTIME_PROJECT_ID") or environ.get("HUAWEICLOUD_SDK_PROJECT_ID") or None
     if project_id is not None and not valid_id(project_id):
         raise ConfigError("RUNTIME_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID must be a project ID (letters, digits, '-')")
-    min_delay = _seconds(environ, "JOBSTEP_MIN_DELAY", DEFAULT_MIN_DELAY, 1, MAX_DELAY_LIMIT)
-    max_delay = _seconds(environ, "JOBSTEP_MAX_DELAY", max(DEFAULT_MAX_DELAY, min_delay), min_delay, MAX_DELAY_LIMIT)
-    return Config(
-        region=region,
-        endpoint=_endpoint(endpoint) if endpoint else None,
-        max_wait=_seconds(environ, "JOBSTEP_MAX_WAIT", 3600, 1),
-        not_found_grace=_seconds(environ, "JOBSTEP_NOT_FOUND_GRACE", 60, 0),
-        project_id=project_id,
-        service=service,
+    min_delay = _seconds(environ, "JOBSTEP_MIN_DELAY", _DEFAULT.min_delay, 1, MAX_DELAY_LIMIT)
+    max_delay = _seconds(environ, "JOBSTEP_MAX_DELAY", max(_DEFAULT.max_delay, min_delay), min_delay, MAX_DELAY_LIMIT)
+    policy = Policy(
+        not_found_grace=_seconds(environ, "JOBSTEP_NOT_FOUND_GRACE", _DEFAULT.not_found_grace, 0),
         min_delay=min_delay,
         max_delay=max_delay,
         growth=_growth(environ),
     )
+    return Config(
+        region=region,
+        endpoint=_endpoint(endpoint) if endpoint else None,
+        project_id=project_id,
+        service=service,
+        max_wait=_seconds(environ, "JOBSTEP_MAX_WAIT", DEFAULT_MAX_WAIT, 1),
+        policy=policy,
+    )
+
+
+def endpoint(config: Config, api: JobApi, region: Optional[str]) -> Optional[str]:
+    """The base URL: JOBSTEP_ENDPOINT, else the service's regional host; never anything an event spells."""
+    if config.endpoint:
+        return config.endpoint
+    return api.regional_endpoint(region) if region else None
+
+
+def resolve(query: Query, config: Config) -> tuple[Target, Optional[Error]]:
+    """The query's target, its own fields over the configuration's, and why it cannot be queried (no project
+    or no region), if so."""
+    project_id = query.project_id or config.project_id
+    region = query.region or config.region
+    service = query.service or config.service
+    api = SERVICES[service]
+    base = endpoint(config, api, region)
+    url = api.url(base, project_id, query.job_id) if base and project_id else None
+    poll = query.poll._replace(max_wait=query.poll.max_wait or config.max_wait)
+    target = Target(query.job_id, project_id, region, service, api, url, poll)
+    if not project_id:
+        return target, Error(ErrorType.CONFIGURATION, "No project ID: pass project_id in the event, or set "
+                             "HUAWEICLOUD_SDK_PROJECT_ID (FunctionGraph sets RUNTIME_PROJECT_ID itself).", False)
+    if not base:
+        return target, Error(ErrorType.CONFIGURATION, "No region: pass region in the event, or set JOBSTEP_REGION "
+                             "(for example ap-southeast-1).", False)
+    return target, None

@@ -1,10 +1,10 @@
-"""Which keys sign the request: the agency's temporary keys from the context, else the SDK's variables."""
+"""Which keys sign the request (the agency's temporary keys from the context, else the SDK's variables), and
+why they cannot."""
 
-import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Optional
 
-_PRINTABLE = re.compile(r"[!-~]+")  # visible ASCII: what access keys, secret keys and tokens are made of
+from .model import Error, ErrorType
 
 
 class Credentials(NamedTuple):
@@ -52,11 +52,19 @@ _NAMES = {
 }
 
 
-def unusable(credentials: Credentials) -> Optional[str]:
-    """Why the keys cannot sign a request (a space or control character inside one), or None. No retry helps."""
+def _visible_ascii(value: str) -> bool:
+    """What access keys, secret keys and tokens are made of: no space, control or non-ASCII character."""
+    return value.isascii() and value.isprintable() and " " not in value
+
+
+def credentials_problem(credentials: Optional[Credentials]) -> Optional[Error]:
+    """Why these keys cannot sign a request, or None. No retry helps either way."""
+    if credentials is None:
+        return Error(ErrorType.CREDENTIALS, "No credentials: give the function an agency (FunctionGraph then hands its"
+                     " temporary keys to the handler), or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK.", False)
     values = (credentials.ak, credentials.sk, credentials.security_token)
     for name, value in zip(_NAMES[credentials.source], values):
-        if value is not None and not _PRINTABLE.fullmatch(value):
-            return (f"{name} has a space, a control character or a non-ASCII character inside it, which no key has:"
-                    " set it again, copied whole")
+        if value is not None and not _visible_ascii(value):
+            return Error(ErrorType.CREDENTIALS, f"{name} has a space, a control character or a non-ASCII character"
+                         " inside it, which no key has: set it again, copied whole", False)
     return None

@@ -9,19 +9,12 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple, Optional, Union
+from datetime import datetime
+from typing import Any, Callable, NamedTuple, Optional, Union
 
-from .model import Job
+from .model import InvalidInput, Job, Poll, Result, valid_id, valid_region
 from .services import SERVICES
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]{1,20}){1,3}")
-_ISO_8601 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?", re.ASCII
-)
-_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?", re.ASCII)
-MAX_WAIT_LIMIT = 31 * 24 * 3600
 # The job fields an API Gateway request may name in its path, query string or body.
 JOB_FIELDS = ("job_id", "project_id", "region", "service")
 # The loop's state in a query string: what the Location header of a 202 or 503 answer carries.
@@ -37,28 +30,6 @@ UNDERSTOOD = (
     " or a JSON body), a timer trigger (the job event in its additional information), an SMN trigger (the job"
     " event as the message) or a DMS for Kafka trigger (one job event per message)"
 )
-# started_at comes from the orchestrator's clock; allow it a little drift, not a loop with no end.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-class InvalidInput(ValueError):
-    """The event cannot be queried; the message says what to fix."""
-
-    def __init__(self, message: str, job_id: Optional[str] = None):
-        super().__init__(message)
-        self.job_id = job_id
-
-
-class Poll(NamedTuple):
-    """The loop's state as it arrives: what earlier calls left for this one."""
-
-    attempt: int = 0
-    started_at: Optional[datetime] = None
-    max_wait: Optional[int] = None
-    errors: int = 0
-    # No state came, and none will: a timer tick, an SMN or Kafka message, an API Gateway GET. Such a call
-    # cannot wait through a 404, and its deadline counts from the job's own begin_time.
-    stateless: bool = False
 
 
 class Query(NamedTuple):
@@ -70,14 +41,8 @@ class Query(NamedTuple):
     last_job: Optional[Job]
 
 
-class Finished(NamedTuple):
-    """A result whose loop already ended, fed back: answered as it is, without a query."""
-
-    result: Mapping[str, Any]
-
-
-# A job named by the event: to query, already finished, or unreadable (and why).
-Parsed = Union[Query, Finished, InvalidInput]
+# A job named by the event: to query, already finished (answered as it is), or unreadable (and why).
+Parsed = Union[Query, Result, InvalidInput]
 
 
 class HttpRequest(NamedTuple):
@@ -97,71 +62,7 @@ class Trigger(NamedTuple):
     request: Optional[HttpRequest] = None  # API Gateway only
 
 
-def parse_time(text: Any) -> Optional[datetime]:
-    """An ISO-8601 timestamp as an aware UTC datetime; None when it is not one."""
-    match = _ISO_8601.fullmatch(text) if isinstance(text, str) else None
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    offset = timedelta(0)
-    if zone and zone != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    try:
-        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                         int((fraction or "0").ljust(6, "0")[:6]), tzinfo=timezone.utc)
-        return local - offset
-    except (ValueError, OverflowError):
-        return None
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def valid_id(value: Any) -> bool:
-    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
-
-
-def valid_region(value: Any) -> bool:
-    return isinstance(value, str) and REGION_PATTERN.fullmatch(value) is not None
-
-
-def _count(value: Any, name: str, job_id: str) -> int:
-    # bool is an int in Python; an orchestrator never means True as a count.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
-        raise InvalidInput(f"poll.{name} must be a whole number from 0, got {value!r:.40}", job_id)
-    return value
-
-
-def _parse_poll(raw: Any, job_id: str, now: datetime, starts_loop: bool) -> Poll:
-    if raw is None:
-        return Poll(stateless=not starts_loop)
-    if not isinstance(raw, dict):
-        raise InvalidInput("poll must be the object a previous call returned", job_id)
-    started_at = None
-    if raw.get("started_at") is not None:
-        started_at = parse_time(raw["started_at"])
-        if started_at is None:
-            raise InvalidInput("poll.started_at must be an ISO-8601 time such as 2026-01-31T08:00:00Z", job_id)
-        if started_at > now + FUTURE_TOLERANCE:
-            raise InvalidInput("poll.started_at is in the future: set it to when the job was submitted", job_id)
-    max_wait = raw.get("max_wait")
-    if max_wait is not None and (
-        isinstance(max_wait, bool) or not isinstance(max_wait, int) or not 1 <= max_wait <= MAX_WAIT_LIMIT
-    ):
-        raise InvalidInput(f"poll.max_wait must be whole seconds from 1 to {MAX_WAIT_LIMIT}", job_id)
-    return Poll(
-        attempt=_count(raw.get("attempt", 0), "attempt", job_id),
-        started_at=started_at,
-        max_wait=max_wait,
-        errors=_count(raw.get("errors", 0), "errors", job_id),
-        stateless=started_at is None and not starts_loop,
-    )
-
-
-def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Query, Finished]:
+def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Query, Result]:
     """The job to query, from a direct invocation or a result fed back by an orchestrator.
 
     `starts_loop`: whether the caller feeds the answer back when the event carries no loop state."""
@@ -172,9 +73,7 @@ def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Qu
         shown = "missing" if job_id is None else f"{job_id!r:.80}"
         raise InvalidInput(f"job_id must be 1-64 letters, digits or '-', as the job API returned it; got {shown}")
     if event.get("done") is True:
-        if not isinstance(event.get("status"), str):
-            raise InvalidInput("a finished result fed back must keep its status", job_id)
-        return Finished(event)
+        return Result.from_dict(event, job_id, now)
     project_id = event.get("project_id")
     if project_id is not None and not valid_id(project_id):
         raise InvalidInput("project_id must be 1-64 letters, digits or '-' (the project's ID, not its name)", job_id)
@@ -184,15 +83,24 @@ def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Qu
     service = event.get("service")
     if service is not None and service not in SERVICES:
         raise InvalidInput(f"service must be one of {', '.join(SERVICES)}; got {service!r:.40}", job_id)
+    poll = Poll.from_dict(event.get("poll"), job_id, now)
     last_job = event.get("job")
     return Query(
         job_id=job_id,
         project_id=project_id,
         region=region,
         service=service,
-        poll=_parse_poll(event.get("poll"), job_id, now, starts_loop),
+        poll=poll._replace(stateless=poll.started_at is None and not starts_loop),
         last_job=Job.from_fields(last_job) if isinstance(last_job, dict) else None,
     )
+
+
+def parse_job(event: Any, now: datetime, starts_loop: bool = True) -> Parsed:
+    """parse_event, with an unreadable job kept as a value."""
+    try:
+        return parse_event(event, now, starts_loop)
+    except InvalidInput as invalid:
+        return invalid
 
 
 def _job_event(text: Any, where: str) -> dict[str, Any]:
@@ -208,6 +116,14 @@ def _job_event(text: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f'{where} must be a JSON object such as {{"job_id": "..."}}, got {type(value).__name__}')
     return value
+
+
+def _one_off(text: Any, where: str, now: datetime) -> Parsed:
+    """A job event of a source whose answers are not fed back (timer, SMN, Kafka): it starts no loop."""
+    try:
+        return parse_event(_job_event(text, where), now, starts_loop=False)
+    except InvalidInput as invalid:
+        return invalid
 
 
 def _parameter(parameters: Any, name: str, where: str) -> Optional[str]:
@@ -229,6 +145,10 @@ def _merge(fields: dict[str, Any], name: str, value: Any) -> None:
     fields[name] = value
 
 
+def _whole_number(text: str, digits: int) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= digits
+
+
 def _query_poll(query: Any) -> dict[str, Any]:
     """The loop's state from the query string, as a Location header of an earlier answer carries it."""
     poll: dict[str, Any] = {}
@@ -237,7 +157,7 @@ def _query_poll(query: Any) -> dict[str, Any]:
         if value is None:
             continue
         if name != "started_at":
-            if not re.fullmatch(r"\d{1,10}", value, re.ASCII):
+            if not _whole_number(value, 10):
                 raise InvalidInput(f"the query parameter {name} must be a whole number, got {value!r:.20}")
             value = int(value)
         poll[name] = value
@@ -249,12 +169,12 @@ def _origin(headers: Any) -> str:
     `x-forwarded-proto`; devg-functiongraph functiongraph_02_0741); "" when the Host is not a plain host name."""
     lowered = {str(name).lower(): value for name, value in headers.items()} if isinstance(headers, dict) else {}
     host, scheme = lowered.get("host"), lowered.get("x-forwarded-proto")
-    if not isinstance(host, str) or not _HOST.fullmatch(host):
+    if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?", host, re.ASCII):
         return ""
     return f"{scheme if scheme in ('http', 'https') else 'https'}://{host}"
 
 
-def _apig_event(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, str], ...], int]:
+def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, str], ...], int]:
     """The job event of an API Gateway request (path, query string and JSON body merged), the job fields that
     its path does not hold, and its wait."""
     body = event.get("body")
@@ -290,25 +210,11 @@ def _apig_event(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str,
             for name, value in carried_poll.items():
                 _merge(poll, name, value)
     wait = _parameter(query, "wait", "query")
-    if wait is not None and not (re.fullmatch(r"\d{1,2}", wait, re.ASCII) and int(wait) <= MAX_LONG_POLL_SECONDS):
+    if wait is not None and not (_whole_number(wait, 2) and int(wait) <= MAX_LONG_POLL_SECONDS):
         raise InvalidInput(f"wait must be whole seconds from 0 to {MAX_LONG_POLL_SECONDS}, got {wait!r:.20}")
     carried = tuple((name, fields[name]) for name in JOB_FIELDS
                     if name not in in_path and isinstance(fields.get(name), str))
     return fields, carried, int(wait or 0)
-
-
-def _source(event: dict[str, Any]) -> Optional[str]:
-    if "job_id" in event:
-        return DIRECT
-    if "httpMethod" in event:
-        return APIG
-    if event.get("trigger_type") == "TIMER" or "user_event" in event:
-        return TIMER
-    if "record" in event:
-        return SMN
-    if event.get("trigger_type") == "KAFKA" or "records" in event:
-        return KAFKA
-    return None
 
 
 def _smn_message(event: dict[str, Any]) -> Any:
@@ -326,43 +232,58 @@ def _kafka_messages(event: dict[str, Any]) -> list[Any]:
     return [message for batch in messages for message in (batch if isinstance(batch, list) else [None])]
 
 
-def parse_job(event: Any, now: datetime, starts_loop: bool = True) -> Parsed:
-    """parse_event, with an unreadable job kept as a value."""
-    try:
-        return parse_event(event, now, starts_loop)
-    except InvalidInput as invalid:
-        return invalid
+def _direct(event: dict[str, Any], now: datetime) -> Trigger:
+    return Trigger(DIRECT, (parse_job(event, now),))
 
 
-def _parse_text(text: Any, where: str, now: datetime) -> Parsed:
-    """A job event of a source whose answers are not fed back (timer, SMN, Kafka): it starts no loop."""
+def _apig(event: dict[str, Any], now: datetime) -> Trigger:
+    path = event.get("path")
+    request = HttpRequest(_origin(event.get("headers")), path if isinstance(path, str) else "/")
     try:
-        return parse_event(_job_event(text, where), now, starts_loop=False)
+        fields, carried, wait = _apig_fields(event)
     except InvalidInput as invalid:
-        return invalid
+        return Trigger(APIG, (invalid,), request)
+    # A POST starts a wait (its answers' Location continues it); a GET without loop state is a look at the job
+    # now, which a client may repeat as it is.
+    job = parse_job(fields, now, starts_loop=event.get("httpMethod") == "POST")
+    return Trigger(APIG, (job,), request._replace(carried=carried, wait=wait))
+
+
+def _timer(event: dict[str, Any], now: datetime) -> Trigger:
+    return Trigger(TIMER, (_one_off(event.get("user_event"), "the timer's user_event", now),))
+
+
+def _smn(event: dict[str, Any], now: datetime) -> Trigger:
+    return Trigger(SMN, (_one_off(_smn_message(event), "the SMN message", now),))
+
+
+def _kafka(event: dict[str, Any], now: datetime) -> Trigger:
+    return Trigger(KAFKA, tuple(_one_off(text, "a Kafka message", now) for text in _kafka_messages(event)))
+
+
+# Each source: how its event looks (the FunctionGraph developer guide's example events) and how to read it.
+# The first match wins; a direct event is recognised by its job_id, so a job event is never taken for a trigger's.
+SOURCES: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], Callable[[dict[str, Any], datetime], Trigger]], ...] = (
+    (DIRECT, lambda event: "job_id" in event, _direct),
+    (APIG, lambda event: "httpMethod" in event, _apig),
+    (TIMER, lambda event: event.get("trigger_type") == "TIMER" or "user_event" in event, _timer),
+    (SMN, lambda event: "record" in event, _smn),
+    (KAFKA, lambda event: event.get("trigger_type") == "KAFKA" or "records" in event, _kafka),
+)
+
+
+def source_of(event: Any) -> Optional[str]:
+    """The source an event looks like, without reading it; None when it looks like none."""
+    if not isinstance(event, dict):
+        return None
+    return next((source for source, looks_like, _ in SOURCES if looks_like(event)), None)
 
 
 def read_trigger(event: Any, now: datetime) -> Trigger:
     """The event's source and the jobs it names, each parsed or the reason it cannot be."""
-    source = _source(event) if isinstance(event, dict) else None
+    source = source_of(event)
     if source is None:
         problem = "has no job_id" if isinstance(event, dict) else f"must be a JSON object, not {type(event).__name__}"
         return Trigger(DIRECT, (InvalidInput(f"The event {problem}. jobstep understands {UNDERSTOOD}."),))
-    if source == APIG:
-        path = event.get("path")
-        request = HttpRequest(_origin(event.get("headers")), path if isinstance(path, str) else "/")
-        try:
-            fields, carried, wait = _apig_event(event)
-        except InvalidInput as invalid:
-            return Trigger(APIG, (invalid,), request)
-        # A POST starts a wait (its answers' Location continues it); a GET without loop state is a look at
-        # the job now, which a client may repeat as it is.
-        job = parse_job(fields, now, starts_loop=event.get("httpMethod") == "POST")
-        return Trigger(APIG, (job,), request._replace(carried=carried, wait=wait))
-    if source == TIMER:
-        return Trigger(TIMER, (_parse_text(event.get("user_event"), "the timer's user_event", now),))
-    if source == SMN:
-        return Trigger(SMN, (_parse_text(_smn_message(event), "the SMN message", now),))
-    if source == KAFKA:
-        return Trigger(KAFKA, tuple(_parse_text(text, "a Kafka message", now) for text in _kafka_messages(event)))
-    return Trigger(DIRECT, (parse_job(event, now),))
+    read = next(read for name, _, read in SOURCES if name == source)
+    return read(event, now)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, TextIO
 
 from jobstep.client import new_session
 from jobstep.config import ConfigError, load_config
+from jobstep.model import Status
 from jobstep.step import Runtime, handle
 
 from .flow import definition, longest_wait
@@ -20,7 +21,7 @@ from .local import LocalContext
 from .package import DEFAULT_OUT, PackageError, build
 from .simulator import JobSimulator
 
-EXIT_CODES = {"SUCCESS": 0, "FAIL": 1}  # TIMEOUT, ERROR and anything else that ends the loop: 2
+EXIT_CODES = {Status.SUCCESS: 0, Status.FAIL: 1}  # TIMEOUT, ERROR and anything else that ends the loop: 2
 
 
 def exit_code(result: dict[str, Any]) -> int:
@@ -125,8 +126,7 @@ def flow(urn: str, max_wait: Optional[int], out: TextIO, err: TextIO) -> int:
     """The function-flow body for this function, with the delay knobs of this environment."""
     try:
         config = load_config(os.environ)
-        policy = config.policy(config.max_wait)
-        body = definition(urn, policy, max_wait or min(config.max_wait, longest_wait(policy)))
+        body = definition(urn, config.policy, max_wait or min(config.max_wait, longest_wait(config.policy)))
     except (ConfigError, ValueError) as exc:
         print(f"jobstep flow: {exc}", file=err)
         return 2
@@ -154,17 +154,18 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": lambda args: demo(sys.stdout),
+    "poll": lambda args: poll(args, sys.stdout, sys.stderr),
+    "invoke": lambda args: invoke(args.event, sys.stdout, sys.stderr),
+    "package": lambda args: package(args.out, sys.stdout, sys.stderr),
+    "flow": lambda args: flow(args.function_urn, args.max_wait, sys.stdout, sys.stderr),
+}
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "demo":
-        return demo(sys.stdout)
-    if args.command == "poll":
-        return poll(args, sys.stdout, sys.stderr)
-    if args.command == "package":
-        return package(args.out, sys.stdout, sys.stderr)
-    if args.command == "flow":
-        return flow(args.function_urn, args.max_wait, sys.stdout, sys.stderr)
-    return invoke(args.event, sys.stdout, sys.stderr)
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

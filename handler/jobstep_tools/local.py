@@ -1,12 +1,15 @@
 """FunctionGraph off the platform: the context object a handler gets, and a clock that tests move.
 
-The one stand-in of each, for the CLI, the tests and the benchmarks. Standard library only: a benchmark's
-cold-start child imports this before its timer starts, so it must load nothing of jobstep.
+The one stand-in of each, for the CLI, the tests and the benchmarks. A benchmark's cold-start children import
+this before their timer starts, so it loads nothing that either side measured there would load (not typing,
+not uuid): only modules every Python has loaded at start-up, and collections.abc.
 """
 
+from __future__ import annotations
+
+import os
 import time
-import uuid
-from typing import Callable, Optional
+from collections.abc import Callable
 
 
 class Clock:
@@ -28,11 +31,11 @@ class LocalContext:
     FunctionGraph gives."""
 
     def __init__(self, ak: str = "", sk: str = "", token: str = "", timeout: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic, request_id: Optional[str] = None):
+                 clock: Callable[[], float] = time.monotonic, request_id: str | None = None):
         self.ak, self.sk, self.token = ak, sk, token
         self._clock = clock
         self._deadline = clock() + timeout
-        self.request_id = request_id or uuid.uuid4().hex
+        self.request_id = request_id or os.urandom(16).hex()
 
     def getRequestID(self) -> str:  # noqa: N802  (FunctionGraph's method names)
         return self.request_id
