@@ -318,3 +318,12 @@ def test_a_finished_result_with_an_error_jobstep_never_gives_is_invalid_input(ha
 
     assert answer["statusCode"] == 400 and http(answer)["error"]["type"] == "invalid_input"
     assert "error" in http(answer)["error"]["message"] and harness.requests == 0
+
+
+def test_a_null_body_field_gives_way_to_the_same_query_parameter(harness):
+    # Catches: a null in the body taken for a value that conflicts with the query's (it was a 400 "given twice").
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+
+    answer = harness.call(apig(query={"project_id": PROJECT}, body={"job_id": "job-1", "project_id": None}))
+
+    assert answer["statusCode"] == 202 and http(answer)["project_id"] == PROJECT
