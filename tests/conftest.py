@@ -3,6 +3,7 @@
 import json
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
@@ -22,6 +23,7 @@ AK, SK = "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
 TEMP_AK, TEMP_SK = "TEMPAKJOBSTEP0000001", "tempSecretKeyForTheAgency0000000000000000"
 TOKEN = "gQpJb2tlbi1vZi10aGUtYWdlbmN5"
 SECRETS = (AK, SK, TEMP_AK, TEMP_SK, TOKEN)
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 START = 1_790_000_000.0  # a fixed moment, so every run sees the same times
 RUNNING_FOREVER = {"init_seconds": 0, "run_seconds": 10**9}  # a job timeline that never ends
 
@@ -76,4 +78,6 @@ def harness(clock: Clock):
     keys = {AK: (SK, None), TEMP_AK: (TEMP_SK, TOKEN)}
     with JobSimulator(PROJECT, keys, clock=clock) as simulator:
         environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
-        yield Harness(simulator, clock, environ)
+        harness = Harness(simulator, clock, environ)
+        yield harness
+        harness.session.close()  # its connections close now, not when a later test happens to collect them

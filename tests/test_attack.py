@@ -3,6 +3,7 @@ configured JOBSTEP_ENDPOINT. No event field, proxy variable or CA setting can se
 and TLS is always verified."""
 
 import json
+import re
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,9 +120,10 @@ def test_no_event_field_sends_the_request_anywhere_but_the_endpoint(harness, dec
 def test_without_an_endpoint_only_official_hosts_of_well_formed_regions_are_used(harness, region, valid):
     # Catches: a region check that lets any of the hostile ones through (they would become a host), or a
     # regional host spelled any other way than the service's own.
-    if valid:
+    if valid:  # the exact host per region is the SDKs' region tables' (tests/test_services.py)
+        official = re.compile(rf"https://[a-z0-9-]+\.{re.escape(region)}\.myhuaweicloud\.(com|eu|cn)")
         for name, api in SERVICES.items():
-            assert endpoint(Config(), api, region) == f"https://{api.host}.{region}.myhuaweicloud.com", name
+            assert official.fullmatch(endpoint(Config(), api, region)), name
     else:
         answer = harness.call({"job_id": "job-1", "region": region})
         assert answer["error"]["type"] == "invalid_input" and "region" in answer["error"]["message"]

@@ -179,7 +179,7 @@ def test_invalid_input_says_what_to_fix_and_sends_nothing(world, event, says):
     ({"JOBSTEP_MAX_WAIT": "soon"}, "JOBSTEP_MAX_WAIT"),
     ({"JOBSTEP_NOT_FOUND_GRACE": "-5"}, "JOBSTEP_NOT_FOUND_GRACE"),
     ({"JOBSTEP_REGION": "ap-southeast-1.evil.com"}, "JOBSTEP_REGION"),
-    ({"JOBSTEP_SERVICE": "rds"}, "JOBSTEP_SERVICE"),
+    ({"JOBSTEP_SERVICE": "iam"}, "JOBSTEP_SERVICE"),
     ({"JOBSTEP_ENDPOINT": "http://elb.example.com"}, "https"),
     ({"JOBSTEP_ENDPOINT": "https://user:pw@elb.example.com"}, "JOBSTEP_ENDPOINT"),
     ({"JOBSTEP_ENDPOINT": "https://elb.example.com:port"}, "JOBSTEP_ENDPOINT"),

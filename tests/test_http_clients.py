@@ -35,14 +35,14 @@ def gateway(harness):
 
 def follow(url: str, harness, method: str = "GET", body: Optional[dict] = None) -> list[Reply]:
     """The client: while the answer is 202 or 503, sleep Retry-After and GET Location. It reads no body."""
-    session = requests.Session()
-    response = session.request(method, url, json=body, allow_redirects=False, timeout=10)
-    replies = [Reply(response.status_code, response.headers, response.json(), url)]
-    while response.status_code in (202, 503) and len(replies) < MAX_REQUESTS:
-        harness.clock.advance(int(response.headers["Retry-After"]))
-        url = response.headers["Location"]
-        response = session.get(url, allow_redirects=False, timeout=10)
-        replies.append(Reply(response.status_code, response.headers, response.json(), url))
+    with requests.Session() as session:
+        response = session.request(method, url, json=body, allow_redirects=False, timeout=10)
+        replies = [Reply(response.status_code, response.headers, response.json(), url)]
+        while response.status_code in (202, 503) and len(replies) < MAX_REQUESTS:
+            harness.clock.advance(int(response.headers["Retry-After"]))
+            url = response.headers["Location"]
+            response = session.get(url, allow_redirects=False, timeout=10)
+            replies.append(Reply(response.status_code, response.headers, response.json(), url))
     return replies
 
 

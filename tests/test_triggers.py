@@ -3,10 +3,9 @@
 import base64
 import json
 import re
-from pathlib import Path
 
 import pytest
-from conftest import PROJECT, RUNNING_FOREVER, TEMP_AK, agency
+from conftest import PROJECT, README, RUNNING_FOREVER, TEMP_AK, agency
 from jobstep.step import Runtime, handle
 from jobstep_tools.simulator import Fault
 
@@ -239,7 +238,6 @@ def test_sources_other_than_api_gateway_answer_the_plain_result(harness):
     assert set(direct) == set(timer) and "statusCode" not in direct
 
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 TICK = 60  # the README's timer: fixed rate, 1 minute
 
 

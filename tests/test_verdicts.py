@@ -283,14 +283,17 @@ def test_each_call_logs_one_json_line_and_no_secret_anywhere(harness):
     assert not [secret for secret in SECRETS if secret in shown]
 
 
-@pytest.mark.parametrize("reported, status, done", [
-    ("success", "SUCCESS", True), (" SUCCESS ", "SUCCESS", True), ("Complete\n", "SUCCESS", True),
-    ("fail", "FAIL", True), ("\tFail", "FAIL", True), ("Running", "RUNNING", False), (" init", "INIT", False),
+@pytest.mark.parametrize("service, reported, status, done", [
+    ("elb", "success", "SUCCESS", True), ("elb", " SUCCESS ", "SUCCESS", True), ("elb", "fail", "FAIL", True),
+    ("elb", "\tFail", "FAIL", True), ("elb", "Running", "RUNNING", False), ("elb", " init", "INIT", False),
+    ("elb", "Complete", "COMPLETE", False),  # classic ELB's word for success is SUCCESS only: COMPLETE runs on
+    ("elbv3", "Complete\n", "SUCCESS", True), ("elbv3", "cancel", "FAIL", True),
 ])
-def test_statuses_are_compared_trimmed_and_case_folded_and_kept_raw_in_job(harness, reported, status, done):
-    harness.simulator.inject(Fault(200, json.dumps({"status": reported, "job_id": "job-1"}).encode()))
+def test_statuses_are_compared_trimmed_and_case_folded_and_kept_raw_in_job(harness, service, reported, status, done):
+    body = {"status": reported, "job_id": "job-1"}
+    harness.simulator.inject(Fault(200, json.dumps({"job": body} if service == "elbv3" else body).encode()))
 
-    answer = harness.call({"job_id": "job-1"})
+    answer = harness.call({"job_id": "job-1", "service": service})
 
     assert (answer["status"], answer["done"], answer["job"]["status"]) == (status, done, reported)
 

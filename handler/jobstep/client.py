@@ -5,7 +5,7 @@ import threading
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Optional
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from huaweicloudsdkcore.sdk_request import SdkRequest
@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .credentials import Credentials
-from .model import Failure, FailureKind, Job, Reply
+from .model import Failure, FailureKind, Reply
 from .services import JobApi
 
 MAX_BODY = 1024 * 1024  # a job answer is a few hundred bytes; more is not the job API
@@ -49,7 +49,7 @@ def signed_headers(url: str, credentials: Credentials, project_id: str, now: dat
     if credentials.security_token:
         headers["X-Security-Token"] = credentials.security_token
     request = SdkRequest(method="GET", schema=parts.scheme, host=parts.netloc, resource_path=parts.path,
-                         query_params=[], header_params=headers, body="")
+                         query_params=parse_qsl(parts.query), header_params=headers, body="")
     return Signer(credentials).sign(request).header_params
 
 
@@ -125,9 +125,9 @@ def parse_reply(api: JobApi, status: int, headers: Any, body: bytes, now: dateti
     if status == 200:
         if data is None:
             return Failure(FailureKind.BAD_RESPONSE, "the answer was not JSON")
-        fields = api.job_fields(data)
-        job = Job.from_fields(fields) if fields is not None else None
-        return job or Failure(FailureKind.BAD_RESPONSE, "the answer had no job status")
+        if api.lists_no_job(data):  # treated as the 404 it means, grace period and all
+            return Failure(FailureKind.HTTP, "the job API lists no job with this id", 404)
+        return api.job_of(data) or Failure(FailureKind.BAD_RESPONSE, "the answer had no job status")
     code, message = _error_fields(data)
     return Failure(FailureKind.HTTP, message or "", status, code, retry_after_seconds(headers.get("Retry-After"), now))
 

@@ -1,15 +1,19 @@
-"""Configuration: the function's environment variables read into a Config (a pure read of a mapping), and where
-one query goes once the event's own fields have taken precedence over it (`resolve`, pure as well)."""
+"""Configuration: the function's environment variables read into a Config (a pure read of a mapping, and of the
+code package's files through `read_file`), and where one query goes once the event's own fields have taken
+precedence over it (`resolve`, pure as well)."""
 
 import ipaddress
+import json
+from collections import ChainMap
 from collections.abc import Mapping
-from typing import NamedTuple, Optional
+from functools import lru_cache
+from typing import Callable, NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from .events import Query
-from .model import MAX_WAIT_LIMIT, Error, ErrorType, Poll, valid_id, valid_region
+from .model import MAX_WAIT_LIMIT, Error, ErrorType, Poll, valid_id, valid_region, valid_service_name
 from .policy import DEFAULT_MAX_WAIT, Policy
-from .services import DEFAULT_SERVICE, SERVICES, JobApi
+from .services import DEFAULT_SERVICE, SERVICES, JobApi, ServiceError, job_api
 
 MAX_DELAY_LIMIT = 3600  # an hour between queries is already more than any job API needs
 _DEFAULT = Policy()
@@ -26,6 +30,7 @@ class Config(NamedTuple):
     service: str = DEFAULT_SERVICE
     max_wait: int = DEFAULT_MAX_WAIT
     policy: Policy = _DEFAULT
+    services: Mapping[str, JobApi] = SERVICES  # the built-in job APIs and the user's own (JOBSTEP_SERVICES)
 
 
 class Target(NamedTuple):
@@ -35,8 +40,8 @@ class Target(NamedTuple):
     project_id: Optional[str]
     region: Optional[str]
     service: str
-    api: JobApi
-    url: Optional[str]  # None without a project or a region
+    api: Optional[JobApi]  # None for a service the registry does not have
+    url: Optional[str]  # None without a job API, a project or a region
     poll: Poll  # with max_wait settled
 
 
@@ -87,13 +92,50 @@ def _growth(environ: Mapping[str, str]) -> float:
     return growth
 
 
-def load_config(environ: Mapping[str, str]) -> Config:
+@lru_cache(maxsize=4)  # the same text on every call of an instance: read it once
+def custom_services(text: str) -> Mapping[str, JobApi]:
+    """The user's own job APIs, from a JSON object of entries; ConfigError names the entry and key at fault."""
+    try:
+        entries = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"JOBSTEP_SERVICES is not JSON: {exc}") from None
+    if not isinstance(entries, dict):
+        raise ConfigError('JOBSTEP_SERVICES must be a JSON object: {"<name>": {<entry>}, ...}')
+    services = {}
+    for name, entry in entries.items():
+        if not valid_service_name(name):
+            raise ConfigError(f"JOBSTEP_SERVICES: {name!r:.40} is not a service name (1-32 of a-z, 0-9, '-', '_')")
+        if name in SERVICES:
+            raise ConfigError(f"JOBSTEP_SERVICES: {name!r} is built in; give your entry another name")
+        try:
+            services[name] = job_api(name, entry)
+        except ServiceError as exc:
+            raise ConfigError(f"JOBSTEP_SERVICES: {exc}") from None
+    return services
+
+
+def _services(environ: Mapping[str, str], read_file: Callable[[str], str]) -> Mapping[str, JobApi]:
+    value = environ.get("JOBSTEP_SERVICES", "").strip()
+    if not value:
+        return SERVICES
+    if not value.startswith(("{", "[")):  # not JSON: the name of a file of the code package
+        try:
+            value = read_file(value)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"JOBSTEP_SERVICES names {value!r:.80}, which is not a readable file of the code"
+                              f" package ({type(exc).__name__})") from None
+    return ChainMap(custom_services(value), SERVICES)
+
+
+def load_config(environ: Mapping[str, str], read_file: Callable[[str], str]) -> Config:
+    """The configuration in `environ`; `read_file` reads a file of the code package by its relative name."""
     region = environ.get("JOBSTEP_REGION") or None
     if region is not None and not valid_region(region):
         raise ConfigError(f"JOBSTEP_REGION must look like ap-southeast-1, got {region!r:.40}")
+    services = _services(environ, read_file)
     service = environ.get("JOBSTEP_SERVICE") or DEFAULT_SERVICE
-    if service not in SERVICES:
-        raise ConfigError(f"JOBSTEP_SERVICE must be one of {', '.join(SERVICES)}, got {service!r:.40}")
+    if service not in services:
+        raise ConfigError(f"JOBSTEP_SERVICE must be one of {', '.join(services)}, got {service!r:.40}")
     endpoint = environ.get("JOBSTEP_ENDPOINT") or None
     # FunctionGraph presets RUNTIME_PROJECT_ID; the SDK's variable serves local runs.
     project_id = environ.get("RUNTIME_PROJECT_ID") or environ.get("HUAWEICLOUD_SDK_PROJECT_ID") or None
@@ -114,6 +156,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
         service=service,
         max_wait=_seconds(environ, "JOBSTEP_MAX_WAIT", DEFAULT_MAX_WAIT, 1),
         policy=policy,
+        services=services,
     )
 
 
@@ -125,16 +168,19 @@ def endpoint(config: Config, api: JobApi, region: Optional[str]) -> Optional[str
 
 
 def resolve(query: Query, config: Config) -> tuple[Target, Optional[Error]]:
-    """The query's target, its own fields over the configuration's, and why it cannot be queried (no project
-    or no region), if so."""
+    """The query's target, its own fields over the configuration's, and why it cannot be queried (a service the
+    registry does not have, no project, no region), if so."""
     project_id = query.project_id or config.project_id
     region = query.region or config.region
     service = query.service or config.service
-    api = SERVICES[service]
-    base = endpoint(config, api, region)
-    url = api.url(base, project_id, query.job_id) if base and project_id else None
+    api = config.services.get(service)
+    base = endpoint(config, api, region) if api else None
+    url = api.url(base, project_id, query.job_id) if api and base and project_id else None
     poll = query.poll._replace(max_wait=query.poll.max_wait or config.max_wait)
     target = Target(query.job_id, project_id, region, service, api, url, poll)
+    if api is None:
+        return target, Error(ErrorType.INVALID_INPUT, f"service must be one of {', '.join(config.services)};"
+                             f" got {service!r:.40}", False)
     if not project_id:
         return target, Error(ErrorType.CONFIGURATION, "No project ID: pass project_id in the event, or set "
                              "HUAWEICLOUD_SDK_PROJECT_ID (FunctionGraph sets RUNTIME_PROJECT_ID itself).", False)

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Callable, NamedTuple, Optional, Union
 
-from .model import InvalidInput, Job, Poll, Result, valid_id, valid_region
-from .services import SERVICES
+from .model import InvalidInput, Job, Poll, Result, valid_id, valid_region, valid_service_name
 
 # The job fields an API Gateway request may name in its path, query string or body.
 JOB_FIELDS = ("job_id", "project_id", "region", "service")
@@ -81,8 +80,8 @@ def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Qu
     if region is not None and not valid_region(region):
         raise InvalidInput(f"region must look like ap-southeast-1, got {region!r:.80}", job_id)
     service = event.get("service")
-    if service is not None and service not in SERVICES:
-        raise InvalidInput(f"service must be one of {', '.join(SERVICES)}; got {service!r:.40}", job_id)
+    if service is not None and not valid_service_name(service):
+        raise InvalidInput(f"service must name a job API, such as ecs or rds; got {service!r:.40}", job_id)
     poll = Poll.from_dict(event.get("poll"), job_id, now)
     last_job = event.get("job")
     return Query(

@@ -17,8 +17,10 @@ MAX_WAIT_LIMIT = 31 * 24 * 3600
 # started_at comes from the orchestrator's clock; allow it a little drift, not a loop with no end.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]{1,20}){1,3}")
+# ISO 8601 as the job APIs write it: "...Z", "+08:00", "+0800" (RDS), no zone (UTC), or Go's time.String() with a
+# space before the offset and " UTC" after it (CCE: "2018-08-02 08:12:40.672772389 +0000 UTC").
 _ISO_8601 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?", re.ASCII
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? ?(Z|[+-]\d{2}:?\d{2})?(?: UTC)?", re.ASCII
 )
 
 
@@ -72,7 +74,10 @@ class InvalidInput(ValueError):
 
 
 def parse_time(text: Any) -> Optional[datetime]:
-    """An ISO-8601 timestamp as an aware UTC datetime; None when it is not one. No zone means UTC."""
+    """A job API's timestamp as an aware UTC datetime; None when it is not one. ISO 8601 (no zone means UTC), or
+    epoch milliseconds written as 13 digits (DCS: "1684191545379")."""
+    if isinstance(text, str) and len(text) == 13 and text.isascii() and text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, timezone.utc)
     match = _ISO_8601.fullmatch(text) if isinstance(text, str) else None
     if not match:
         return None
@@ -99,6 +104,12 @@ def valid_id(value: Any) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.replace("-", "a").isalnum()
 
 
+def valid_service_name(value: Any) -> bool:
+    """A job API's name in the registry: 1-32 lower-case letters, digits, '-' or '_'."""
+    return (isinstance(value, str) and 0 < len(value) <= 32 and value.isascii()
+            and value.replace("-", "a").replace("_", "a").isalnum() and value.lower() == value)
+
+
 def valid_region(value: Any) -> bool:
     return isinstance(value, str) and REGION_PATTERN.fullmatch(value) is not None
 
@@ -108,12 +119,22 @@ def plain(value: str) -> str:
     return value.value if isinstance(value, Enum) else value
 
 
-def _text(value: Any) -> Optional[str]:
-    return value[:_MAX_TEXT] if isinstance(value, str) else None
+def text(value: Any) -> Optional[str]:
+    """A text field as reported: a string (cut to a sane length), or a number written out (CPH's numeric
+    statuses, epoch times); else None."""
+    if isinstance(value, str):
+        return value[:_MAX_TEXT]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 class Job(NamedTuple):
-    """The job as the job API reported it (classic ELB field names; the status verbatim)."""
+    """The job as its API reported it, in normalised field names (classic ELB's), the status verbatim.
+
+    `sub_jobs` are normalised alike ({status, job_id, job_type, error_code, fail_reason, outcome}); `progress` is
+    the API's own progress value as it came ("60%", 0.24, 45); `outcome` is what the status means by the API's
+    registry entry: SUCCESS, FAIL, or None while the job runs."""
 
     status: str
     job_id: Optional[str] = None
@@ -123,23 +144,31 @@ class Job(NamedTuple):
     error_code: Optional[str] = None
     fail_reason: Optional[str] = None
     entities: Optional[dict[str, Any]] = None
+    sub_jobs: Optional[list[dict[str, Any]]] = None
+    progress: Union[str, int, float, None] = None
+    outcome: Optional[str] = None
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Optional["Job"]:
-        """The known fields of a job object; None when it has no status string."""
+        """A job from its normalised fields (a job API's, read by its registry entry, or a result's fed back);
+        None when it has no status string."""
         status = fields.get("status")
         if not isinstance(status, str) or not status.strip():
             return None
-        entities = fields.get("entities")
+        entities, sub_jobs, progress = fields.get("entities"), fields.get("sub_jobs"), fields.get("progress")
+        outcome = fields.get("outcome")
         return cls(
             status=status[:64],
-            job_id=_text(fields.get("job_id")),
-            job_type=_text(fields.get("job_type")),
-            begin_time=_text(fields.get("begin_time")),
-            end_time=_text(fields.get("end_time")),
-            error_code=_text(fields.get("error_code")),
-            fail_reason=_text(fields.get("fail_reason")),
+            job_id=text(fields.get("job_id")),
+            job_type=text(fields.get("job_type")),
+            begin_time=text(fields.get("begin_time")),
+            end_time=text(fields.get("end_time")),
+            error_code=text(fields.get("error_code")),
+            fail_reason=text(fields.get("fail_reason")),
             entities=entities if isinstance(entities, dict) else None,
+            sub_jobs=[sub for sub in sub_jobs if isinstance(sub, dict)] if isinstance(sub_jobs, list) else None,
+            progress=progress if isinstance(progress, (str, int, float)) and not isinstance(progress, bool) else None,
+            outcome=outcome if outcome in (Status.SUCCESS.value, Status.FAIL.value) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,8 +12,6 @@ from typing import Any, NamedTuple, Optional
 from .errors import classify
 from .model import Error, ErrorType, Job, Poll, Reply, Status, format_time, parse_time
 
-# A job's own word for success besides SUCCESS: ELB v3 reports a finished job as COMPLETE.
-SUCCESS_STATUSES = (Status.SUCCESS, "COMPLETE")
 DEFAULT_MAX_WAIT = 3600
 _MAX_BACKOFF_EXPONENT = 16
 # Transient trouble backs off to at most a minute: an outage ends unannounced, and a long backoff would add
@@ -81,10 +79,10 @@ class Policy(NamedTuple):
         def timeout(problem: Optional[Error]) -> tuple[Verdict, Poll]:
             return verdict(True, Status.TIMEOUT, None, _timeout_error(max_wait, status, started_at, problem))
 
-        if isinstance(reply, Job):
-            if status in SUCCESS_STATUSES:
+        if isinstance(reply, Job):  # what its status means is the job API's registry entry's word (services.py)
+            if reply.outcome == Status.SUCCESS:
                 return verdict(True, Status.SUCCESS, None, None)
-            if status == Status.FAIL:
+            if reply.outcome == Status.FAIL:
                 return verdict(True, Status.FAIL, None, Error(ErrorType.JOB_FAILED, failure_message(reply), False))
             if until_deadline <= 0:
                 return timeout(None)
@@ -142,25 +140,18 @@ def _whole(seconds: float, until_deadline: float) -> int:
 _SHOWN_SUB_JOBS = 3
 
 
-def _is_failed(status: Any) -> bool:
-    return isinstance(status, str) and normal_status(status) == Status.FAIL
-
-
 def _reason(code: Any, reason: Any) -> str:
     return ": ".join(str(part)[:300] for part in (code, reason) if part)
 
 
 def failure_message(job: Job) -> str:
-    """What failed and why, with the failed sub-jobs' reasons (ECS and ELB v3 hide them there)."""
+    """What failed and why, with the failed sub-jobs' reasons (ECS, ELB v3 and CCE hide them there)."""
     reason = _reason(job.error_code, job.fail_reason)
     kind = f" ({job.job_type})" if job.job_type else ""
     message = f"The job{kind} failed" + (f": {reason}" if reason else "") + "."
-    sub_jobs = (job.entities or {}).get("sub_jobs")
-    if not isinstance(sub_jobs, list):
-        sub_jobs = []
-    failed = [sub for sub in sub_jobs if isinstance(sub, dict) and _is_failed(sub.get("status"))]
+    failed = [sub for sub in job.sub_jobs or () if sub.get("outcome") == Status.FAIL]
     for sub in failed[:_SHOWN_SUB_JOBS]:
-        sub_reason = _reason(sub.get("error_code"), sub.get("fail_reason") or sub.get("error_msg"))
+        sub_reason = _reason(sub.get("error_code"), sub.get("fail_reason"))
         message += f" Sub-job {sub.get('job_id')} failed" + (f": {sub_reason}" if sub_reason else "") + "."
     if len(failed) > _SHOWN_SUB_JOBS:
         message += f" {len(failed) - _SHOWN_SUB_JOBS} more sub-jobs failed."

@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Callable, NamedTuple, Union
 
 import requests
@@ -33,9 +34,23 @@ MAX_REQUEST_SECONDS = 10.0
 Answer = Union[dict[str, Any], list[dict[str, Any]]]
 
 
+# Where FunctionGraph unpacked the code package (index.py and this package): RUNTIME_CODE_ROOT, or a checkout.
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@lru_cache(maxsize=4)  # the package's files do not change during an instance's life
+def read_code_file(name: str) -> str:
+    """A file of the code package by its name relative to the package's root (JOBSTEP_SERVICES names one)."""
+    if os.path.isabs(name) or ".." in name.replace("\\", "/").split("/"):
+        raise ValueError("not a relative name inside the code package")
+    with open(os.path.join(CODE_ROOT, name), encoding="utf-8") as file:
+        return file.read()
+
+
 class Runtime(NamedTuple):
     session: requests.Session
     environ: Mapping[str, str] = os.environ  # live: read at every call
+    read_file: Callable[[str], str] = read_code_file
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep  # only API Gateway's long poll waits inside a call
     draw: Callable[[], float] = random.random
@@ -61,7 +76,7 @@ def _now(runtime: Runtime) -> datetime:
 
 def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> Result:
     try:
-        config = load_config(runtime.environ)
+        config = load_config(runtime.environ, runtime.read_file)
     except ConfigError as exc:
         verdict, poll = refused(Error(ErrorType.CONFIGURATION, str(exc), False), query.poll, now)
         return result(verdict, poll, job_id=query.job_id, project_id=query.project_id, region=query.region,

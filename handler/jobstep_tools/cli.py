@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, TextIO
 from jobstep.client import new_session
 from jobstep.config import ConfigError, load_config
 from jobstep.model import Status
-from jobstep.step import Runtime, handle
+from jobstep.step import Runtime, handle, read_code_file
 
 from .flow import definition, longest_wait
 from .local import LocalContext
@@ -125,7 +125,7 @@ def package(path: Path, out: TextIO, err: TextIO) -> int:
 def flow(urn: str, max_wait: Optional[int], out: TextIO, err: TextIO) -> int:
     """The function-flow body for this function, with the delay knobs of this environment."""
     try:
-        config = load_config(os.environ)
+        config = load_config(os.environ, read_code_file)
         body = definition(urn, config.policy, max_wait or min(config.max_wait, longest_wait(config.policy)))
     except (ConfigError, ValueError) as exc:
         print(f"jobstep flow: {exc}", file=err)

@@ -12,68 +12,92 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Union
+from urllib.parse import parse_qsl
 
 from jobstep.services import SERVICES, JobApi
 
 from . import sigcheck
 
 SKEW_LIMIT_SECONDS = 15 * 60
-# Every registered job API's path, each answered in its own body shape.
-_ROUTES = [
-    (re.compile(re.escape(api.path).replace(r"\{project_id\}", "(?P<project>[^/]+)")
-                .replace(r"\{job_id\}", "(?P<job>[^/]+)")), api)
-    for api in SERVICES.values()  # ecs, evs, bms, ims and vpc share one path: the first match answers it
-]
 _SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
 _SIGNATURE_EXPIRED = "Incorrect IAM authentication information: calc ak sk signature fail:signature expired"
+_NO_API = ("APIGW.0101", "The API does not exist or has not been published")
+
+
+def _put(tree: Any, path: tuple[str, ...], value: Any) -> Any:
+    """`tree` with `value` placed at a registry entry's field path (a digit is a list index)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if head.isdigit():
+        items = list(tree) if isinstance(tree, list) else []
+        items.extend([{}] * (int(head) + 1 - len(items)))
+        items[int(head)] = _put(items[int(head)], rest, value)
+        return items
+    shaped = dict(tree) if isinstance(tree, dict) else {}
+    shaped[head] = _put(shaped.get(head), rest, value)
+    return shaped
 
 
 @dataclass
 class SimJob:
+    """A job on a timeline (its first status, its running status, then its outcome), answered in its service's
+    shape: rendered from the registry entry, or, with `answers`, the bodies given for each phase (the service
+    tests build them from the official SDK's response models)."""
+
     job_id: str
     created_at: float
     init_seconds: float = 1.0
     run_seconds: float = 3.0
     outcome: str = "SUCCESS"
     visible_after: float = 0.0  # a new job_id may answer 404 for a moment
+    service: str = "elb"
+    statuses: tuple[str, str] = ("INIT", "RUNNING")
     job_type: str = "deleteELB"
     error_code: Optional[str] = None
     fail_reason: Optional[str] = None
-    sub_jobs: Optional[list[dict[str, Any]]] = None
+    entities: Optional[dict[str, Any]] = field(default_factory=lambda: {"elb_id": "ea3e5715b68850a747ec41f335625c08"})
+    sub_jobs: Optional[list[dict[str, Any]]] = None  # in the service's own shape
+    answers: Optional[dict[str, Any]] = None  # "INIT", "RUNNING", "ENDED" -> the answer's JSON
 
-    def status(self, now: float) -> Optional[str]:
+    def phase(self, now: float) -> Optional[str]:
         age = now - self.created_at
         if age < self.visible_after:
             return None
         if age < self.init_seconds:
             return "INIT"
-        if age < self.init_seconds + self.run_seconds:
-            return "RUNNING"
-        return self.outcome
+        return "RUNNING" if age < self.init_seconds + self.run_seconds else "ENDED"
 
-    def body(self, now: float, api: JobApi) -> dict[str, Any]:
-        status = self.status(now)
-        ended = status not in ("INIT", "RUNNING")
-        job = {
-            "status": status,
+    def status(self, now: float) -> Optional[str]:
+        phase = self.phase(now)
+        return {"INIT": self.statuses[0], "RUNNING": self.statuses[1], "ENDED": self.outcome}.get(phase or "")
+
+    def body(self, now: float, api: JobApi) -> Any:
+        phase = self.phase(now)
+        if self.answers is not None:
+            return self.answers[phase or ""]
+        ended = phase == "ENDED"
+        values = {
+            "status": self.status(now),
             "job_id": self.job_id,
             "job_type": self.job_type,
             "begin_time": _iso(self.created_at),
             "end_time": _iso(self.created_at + self.init_seconds + self.run_seconds) if ended else "",
             "error_code": self.error_code if ended else None,
+            "fail_reason": self.fail_reason if ended else None,
+            "entities": self.entities,
+            "sub_jobs": self.sub_jobs,
         }
-        if api.wrapped:  # ELB v3
-            resource = {"resource_id": "ea3e5715-b688-50a7-47ec-41f335625c08", "sub_jobs": self.sub_jobs or []}
-            return {"job": {**job, "error_msg": self.fail_reason if ended else None, **resource},
-                    "request_id": "0" * 32}
-        entities: dict[str, Any] = {"elb_id": "ea3e5715b68850a747ec41f335625c08"}
-        if self.sub_jobs is not None:  # ECS
-            entities = {"sub_jobs_total": len(self.sub_jobs), "sub_jobs": self.sub_jobs}
-        return {**job, "fail_reason": self.fail_reason if ended else None, "entities": entities}
+        job: Any = {}
+        for name, path in sorted(api.fields, key=lambda mapped: mapped[0] == "sub_jobs"):  # entities first
+            if name in values and (values[name] is not None or name in ("error_code", "fail_reason")):
+                job = _put(job, path, values[name])
+        return _put({"request_id": "0" * 32} if api.job else {}, api.job, job)
 
 
 @dataclass(frozen=True)
@@ -98,12 +122,26 @@ class Seen:
     verdict: Optional[str]  # None when the signature checked out, else why it did not
 
 
-def _route(path: str) -> tuple[Optional[re.Match], Optional[JobApi]]:
-    for pattern, api in _ROUTES:
-        match = pattern.fullmatch(path)
-        if match:
-            return match, api
-    return None, None
+def _pattern(api: JobApi) -> re.Pattern:
+    return re.compile(re.escape(api.path).replace(r"\{project_id\}", "(?P<project>[^/]+)")
+                      .replace(r"\{job_id\}", "(?P<job>[^/]+)"))
+
+
+def _locate(services: Mapping[str, JobApi], target: str) -> Optional[tuple[str, str]]:
+    """(project, job id) of a request to any registered job API: from its path, or its query (RDS's ?id=)."""
+    path, _, query = target.partition("?")
+    parameters = dict(parse_qsl(query))
+    for api in services.values():
+        match = _pattern(api).fullmatch(path)
+        if not match:
+            continue
+        found = match.groupdict()
+        for name, value in api.query:
+            if value == "{job_id}":
+                found["job"] = parameters.get(name)
+        if found.get("project") and found.get("job"):
+            return found["project"], found["job"]
+    return None
 
 
 def _iso(moment: float) -> str:
@@ -117,6 +155,7 @@ def _gateway_error(code: str, message: str) -> bytes:
 class JobSimulator:
     """The job API of one project on 127.0.0.1. `keys` maps each access key to (secret key, token or None).
 
+    It answers every job API of `services` at its own path; a job is found only at its own service's path.
     With `tls` (a server-side SSLContext) it answers HTTPS as `localhost`, for a certificate of that name."""
 
     def __init__(
@@ -125,11 +164,13 @@ class JobSimulator:
         keys: dict[str, tuple[str, Optional[str]]],
         clock: Callable[[], float] = time.time,
         tls: Optional[ssl.SSLContext] = None,
+        services: Mapping[str, JobApi] = SERVICES,
     ):
         self.project_id = project_id
         self.tls = tls
         self.keys = dict(keys)
         self.clock = clock
+        self.services = services
         self.jobs: dict[str, SimJob] = {}
         self.faults: deque = deque()
         self.seen: list[Seen] = []
@@ -182,15 +223,19 @@ class JobSimulator:
         token = self.keys[access_key][1]
         if token is not None and (lowered.get("x-security-token") != token or "x-security-token" not in signed):
             return 401, {}, _gateway_error("APIGW.0301", "Incorrect IAM authentication information: invalid token")
-        route, api = _route(target.partition("?")[0])
-        if method != "GET" or not route:
-            return 404, {}, _gateway_error("APIGW.0101", "The API does not exist or has not been published")
-        if route["project"] != self.project_id or lowered.get("x-project-id", route["project"]) != self.project_id:
+        located = _locate(self.services, target)
+        if method != "GET" or not located:
+            return 404, {}, _gateway_error(*_NO_API)
+        project, job_id = located
+        if project != self.project_id or lowered.get("x-project-id", project) != self.project_id:
             return 403, {}, _gateway_error("APIGW.0302", "The IAM user is not authorized to access the project")
-        job = self.jobs.get(route["job"])
+        job = self.jobs.get(job_id)
+        api = self.services[job.service] if job else None
+        if api is not None and target != api.url("", project, job_id):  # the job's own API, not another service's
+            return 404, {}, _gateway_error(*_NO_API)
         now = self.clock()
-        if job is None or job.status(now) is None:
-            body = {"error": {"code": "JOB.0404", "message": f"job {route['job']} does not exist"}}
+        if job is None or api is None or job.phase(now) is None:
+            body = {"error": {"code": "JOB.0404", "message": f"job {job_id} does not exist"}}
             return 404, {}, json.dumps(body).encode()
         return 200, {}, json.dumps(job.body(now, api)).encode()
 
