@@ -375,3 +375,15 @@ def test_the_readme_table_says_what_the_registry_holds(name):
     assert f"`{path}`" in row
     for status in entry["success"] + entry["failure"] + entry["running"]:
         assert status in row, status
+
+
+@pytest.mark.parametrize("status", ["ROLLBACK_FAIL", "CANCEL"])
+def test_elb_v3_rollback_failure_and_cancel_end_the_loop_at_once_with_the_reason(harness, status):
+    # Catches: a terminal ELB v3 status polled as running until max_wait (the issue that started the registry).
+    failed = answer(CASES["elbv3"], {"job": flat(status, error_code="ELB.8904", error_msg="upgrade was cancelled")})
+    harness.simulator.add_job(JOB, service="elbv3", init_seconds=0, run_seconds=0, answers={"ENDED": failed})
+
+    result = harness.call({"job_id": JOB, "service": "elbv3"})
+
+    assert result["done"] and result["status"] == "FAIL" and result["job"]["status"] == status
+    assert "ELB.8904: upgrade was cancelled" in result["error"]["message"] and result["poll"]["attempt"] == 1
