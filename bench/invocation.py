@@ -18,7 +18,7 @@ from typing import Any
 
 from jobstep_tools.simulator import JobSimulator
 
-from .polling import KEYS, PROJECT
+from .polling import KEYS, PROJECT, Report
 
 ROOT = Path(__file__).resolve().parent.parent
 ZIP = ROOT / "dist" / "jobstep-fgs.zip"
@@ -141,7 +141,7 @@ def _mib(kib: float) -> float:
     return kib / 1024
 
 
-def report() -> tuple[list[str], bool]:
+def report() -> Report:
     """The table and the targets, and whether every target is met."""
     runs = measure()
     cold_js = [js for (js, _), _ in runs["cold"]]
@@ -175,4 +175,4 @@ def report() -> tuple[list[str], bool]:
         lines.append(f"{'dist/jobstep-fgs.zip':<34} {'not built':>10}")
     else:
         lines.append(line("dist/jobstep-fgs.zip, MiB", f"{zip_mib:.2f}", "", "", f"<= {MAX_ZIP_MIB} MiB", checks[3]))
-    return lines, all(checks)
+    return Report(lines, all(checks), [])

@@ -15,7 +15,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import count
-from typing import Callable
+from typing import Any, Callable, NamedTuple, Optional
 
 from jobstep.client import new_session
 from jobstep.step import Runtime, handle
@@ -59,20 +59,32 @@ class Row:
     p95_relative_delay: float
 
 
-def workload(jobs: int, seed: int) -> list[Job]:
-    """Durations log-uniform between SHORTEST and LONGEST: as many 2-4 s jobs as 15-30 min ones.
+def workload(jobs: int, seed: int, shortest: float = SHORTEST, longest: float = LONGEST) -> list[Job]:
+    """Durations log-uniform between `shortest` and `longest`: as many short jobs as long ones.
 
     Stratified, one duration drawn in each of `jobs` equal slices of log-duration: independent draws would
     move this many jobs' mean polls by +-0.3 and their p95 delay/duration by +-0.01 from seed to seed,
     as much as the margin to the targets; stratified, by +-0.01 and +-0.003.
     """
     rng = random.Random(seed)
-    low, high = math.log(SHORTEST), math.log(LONGEST)
+    low, high = math.log(shortest), math.log(longest)
     durations = [math.exp(low + (i + rng.random()) / jobs * (high - low)) for i in range(jobs)]
     return [Job(START + i * SPACING + rng.random(), duration) for i, duration in enumerate(durations)]
 
 
-def run_jobstep(jobs: Sequence[Job], knobs: dict[str, str]) -> list[Detection]:
+class Kind(NamedTuple):
+    """How the simulated jobs report themselves: the job API, its words for queued/running/success, and what the
+    job says of its progress as it runs (a script per job, from elapsed seconds to the service's own fields)."""
+
+    service: str = "elb"
+    statuses: tuple[str, str, str] = ("INIT", "RUNNING", "SUCCESS")
+    script: Optional[Callable[[Job, int], Callable[[float], dict[str, Any]]]] = None  # (job, its number) -> script
+
+
+BLIND = Kind()
+
+
+def run_jobstep(jobs: Sequence[Job], knobs: dict[str, str], kind: Kind = BLIND) -> list[Detection]:
     """Each job's loop through the real handler; a poll is a call, the last one (that sees the end) included."""
     clock = Clock(START)
     detections = []
@@ -80,15 +92,19 @@ def run_jobstep(jobs: Sequence[Job], knobs: dict[str, str]) -> list[Detection]:
     with JobSimulator(PROJECT, {ak: (sk, token)}, clock=clock) as simulator:
         runtime = Runtime(
             session=new_session(),
-            environ={"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT, **knobs},
+            environ={"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT,
+                     "JOBSTEP_SERVICE": kind.service, **knobs},
             clock=clock,
             draw=random.Random(SEED).random,
             log=lambda line: None,
         )
+        first, running, success = kind.statuses
         for number, job in enumerate(jobs):
             clock.now = job.submitted
-            # INIT for a second, as jobs do while they are queued; the rest RUNNING.
-            simulator.add_job(f"job-{number}", init_seconds=1.0, run_seconds=job.duration - 1.0)
+            # Queued for a second, as jobs are; the rest running.
+            simulator.add_job(f"job-{number}", init_seconds=1.0, run_seconds=job.duration - 1.0, service=kind.service,
+                              statuses=(first, running), outcome=success,
+                              script=kind.script(job, number) if kind.script else None)
             answer = handle({"job_id": f"job-{number}"}, LocalContext(*KEYS), runtime)
             polls = 1
             while not answer["done"]:
@@ -175,8 +191,17 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def report() -> tuple[list[str], bool]:
-    """The table and the targets, and whether every target is met."""
+class Report(NamedTuple):
+    """A benchmark's table and targets, whether every target is met, and its points for the frontier image:
+    (workload, row) pairs."""
+
+    lines: list[str]
+    ok: bool
+    points: list[tuple[str, Row]]
+
+
+def report() -> Report:
+    """The table and the targets, whether every target is met, and the rows for the frontier."""
     work = workload(JOBS, SEED)
     knobs = {name: os.environ[name] for name in KNOBS if name in os.environ}
     jobstep = summarise("jobstep", run_jobstep(work, knobs))
@@ -199,4 +224,5 @@ def report() -> tuple[list[str], bool]:
         (not better, "no anchor better on both" + (f" (better: {', '.join(better)})" if better else "")),
     ]
     lines += [f"  {verdict(ok)}  {text}" for ok, text in checks]
-    return lines, all(ok for ok, _ in checks)
+    workload_name = f"{SHORTEST:.0f} s - {LONGEST / 60:.0f} min, no progress"
+    return Report(lines, all(ok for ok, _ in checks), [(workload_name, row) for row in rows])

@@ -38,6 +38,10 @@ def test_demo_shows_the_loop_from_init_through_running_to_success():
     assert f"{len(calls)} signed requests, 0 rejected" in done.stdout
     final = json.loads(done.stdout[done.stdout.index("\n{") :])
     assert final["done"] and final["status"] == "SUCCESS" and final["poll"]["attempt"] == len(calls)
+    # The live progress line: the demo job's sub-jobs end one by one. Catches: progress left out of the line.
+    shown = [line[line.index("sub-jobs"):].split()[1] for line in lines if "sub-jobs" in line and "call" in line]
+    assert shown[0] == "0/4" and shown[-1] == "4/4" and "[##########] 100%" in lines[len(calls) + 1]
+    assert any(" left " in line for line in lines)
 
 
 @pytest.mark.parametrize("timeline, args, code, status", [

@@ -57,6 +57,18 @@ def test_a_configured_entry_works_end_to_end(custom):
     assert {seen.verdict for seen in simulator.seen} == {None}
 
 
+def test_a_configured_entry_maps_progress_on_its_own_scale_and_an_expected_end():
+    # Catches: progress_scale ignored (0.3 read as 0.3 %), or the unmapped-by-default fields never read.
+    entry = {**ENTRY, "progress_scale": "fraction",
+             "fields": {**ENTRY["fields"], "progress": "done_share", "expected_end_time": "eta"}}
+    api = custom_services(json.dumps({"pipeline": entry}))["pipeline"]
+    ending = {"run": {"state": "Going", "id": "run-1", "started": "2026-01-01T00:00:00Z",
+                      "eta": "2026-01-01T01:00:00Z"}}
+
+    assert api.job_of({"run": {"state": "Going", "done_share": 0.3}}).progress == 0.3
+    assert api.job_of(ending).expected_end_time == "2026-01-01T01:00:00Z"
+
+
 def test_a_configured_entry_can_be_the_default_and_come_from_a_file_of_the_code_package(custom):
     simulator, runtime = custom
     simulator.add_job("run-1", service="pipeline", statuses=("Queued", "Going"), outcome="Done", **RUNNING_FOREVER)
@@ -121,6 +133,7 @@ def bad(**changes) -> str:
     (bad(running=[""]), "running must be a list of status values"),
     (bad(hosts={"ap-southeast-1": "evil.com"}), "hosts.ap-southeast-1 must be a host name's first label"),
     (bad(domains={"ap-southeast-1": "evil.com"}), "domains.ap-southeast-1 must be one of"),
+    (bad(progress_scale="percentage"), "progress_scale must be one of percent, fraction"),
 ])
 def test_each_kind_of_bad_entry_is_a_configuration_error_that_names_the_key(harness, value, says):
     harness.environ["JOBSTEP_SERVICES"] = value

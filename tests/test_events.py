@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from conftest import PROJECT, SECRETS, START, TEMP_AK, TEMP_SK, TOKEN, agency
+from conftest import PROJECT, README, SECRETS, START, TEMP_AK, TEMP_SK, TOKEN, agency
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobstep.client import new_session
@@ -16,7 +16,8 @@ from jobstep.step import Runtime, handle
 from jobstep_tools.local import Clock
 from jobstep_tools.simulator import JobSimulator
 
-RESULT_KEYS = {"job_id", "project_id", "region", "service", "done", "status", "retry_after", "job", "error", "poll"}
+RESULT_KEYS = {"job_id", "project_id", "region", "service", "done", "status", "retry_after", "job", "error", "poll",
+               "progress"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -246,3 +247,28 @@ def test_started_at_survives_the_round_trip(moment):
 ])
 def test_region_form(region, valid):
     assert valid_region(region) is valid
+
+
+def shape(value):
+    """The keys of a JSON value, all the way down (a list by its first item); leaves are None."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return None
+
+
+def test_the_readmes_output_example_has_the_shape_of_a_real_answer(harness):
+    # A classic ELB job with two sub-jobs, one ended, on its ninth call, as the README shows it.
+    # Catches: a README example that drifts from the result (a field added or renamed in one place only).
+    section = README[README.index("### Output"):]
+    example = json.loads(section[section.index("```json") + 7:section.index("```", section.index("```json") + 7)])
+    harness.simulator.add_job(example["job_id"], init_seconds=1, run_seconds=30,
+                              script=lambda elapsed: {"sub_jobs": [
+                                  {"job_id": "sub-1", "job_type": "deleteMember", "status": "SUCCESS"},
+                                  {"job_id": "sub-2", "job_type": "deleteMember", "status": "RUNNING"}]})
+    answer = harness.call({"job_id": example["job_id"]})
+    harness.clock.advance(answer["retry_after"])
+    answer = harness.call(answer)
+
+    assert shape(answer) == shape(example)

@@ -366,6 +366,110 @@ def test_an_empty_list_by_id_is_a_job_not_found(harness):
 
 
 
+def subs(*statuses: str) -> list[dict[str, Any]]:
+    """Sub-jobs in ECS's shape, with these statuses."""
+    return [sub_job(status, f"sub-{number}") for number, status in enumerate(statuses)]
+
+
+def cce_subs(*phases: str) -> list[dict[str, Any]]:
+    return [{"metadata": {"uid": f"sub-{number}"}, "spec": {"type": "CreateMaster"}, "status": {"phase": phase}}
+            for number, phase in enumerate(phases)]
+
+
+class Shown(NamedTuple):
+    """A running answer that says how far the job is, and what `progress` must then say."""
+
+    running: dict[str, Any]
+    fraction: float
+    source: str
+    sub_jobs: Optional[tuple[int, int, int]] = None  # done, failed, all
+
+
+# Percents as the references give them ("60%", or CBR's integer); sub-jobs done, failed and running.
+PROGRESS: dict[str, Shown] = {
+    "elb": Shown(flat("RUNNING", entities={"sub_jobs": subs("RUNNING", "SUCCESS")}), 0.5, "sub_jobs",
+                 (1, 0, 2)),
+    "elbv3": Shown({"job": flat("RUNNING", sub_jobs=subs("INIT", "SUCCESS", "FAIL"))}, 2 / 3,
+                   "sub_jobs", (2, 1, 3)),
+    "ecs": Shown(flat("RUNNING", entities={"sub_jobs_total": 4, "sub_jobs": subs("RUNNING", "SUCCESS", "FAIL")}),
+                 0.5, "sub_jobs", (2, 1, 4)),
+    "evs": Shown(flat("RUNNING", entities={"sub_jobs": subs("RUNNING", "SUCCESS", "SUCCESS", "SUCCESS")}), 0.75,
+                 "sub_jobs", (3, 0, 4)),
+    "bms": Shown(flat("RUNNING", entities={"sub_jobs_total": 5, "sub_jobs": subs("RUNNING", "SUCCESS")}), 0.2,
+                 "sub_jobs", (1, 0, 5)),
+    "ims": Shown(flat("RUNNING", entities={"process_percent": 0.24, "sub_jobs_result": subs("RUNNING")}), 0.24,
+                 "percent", (0, 0, 1)),
+    "eip": Shown(flat("RUNNING", entities={"sub_jobs": subs("RUNNING", "SUCCESS")}), 0.5, "sub_jobs", (1, 0, 2)),
+    "cce": Shown({"kind": "Job", "metadata": {"uid": JOB, "creationTimestamp": "<begun>"},
+                  "spec": {"type": "CreateCluster", "subJobs": cce_subs("Success", "Running", "Initializing")},
+                  "status": {"phase": "Running"}}, 1 / 3, "sub_jobs", (1, 0, 3)),
+    "rds": Shown(database("Running", progress="process"), 0.6, "percent"),
+    "dds": Shown(database("Running"), 0.6, "percent"),
+    "gaussdb": Shown(database("Running", progress="process"), 0.6, "percent"),
+    "opengauss": Shown(database("Running"), 0.6, "percent"),
+    "nosql": Shown(CASES["nosql"].running, 0.6, "percent"),
+    "dws": Shown(CASES["dws"].running, 0.1, "percent"),
+    "sfsturbo": Shown(flat("running", sub_jobs=subs("running", "success", "failed", "success")), 0.75,
+                      "sub_jobs", (3, 1, 4)),
+    "ddm": Shown(CASES["ddm"].running, 0.6, "percent"),
+    "cbr": Shown(CASES["cbr"].running, 0.4, "percent"),
+}
+# The SDK models' fields that say how far a job is: a percent, or a list of sub-jobs.
+PROGRESS_FIELDS = {"progress", "process", "process_percent", "sub_jobs", "subJobs", "sub_jobs_result"}
+
+
+def progress_fields(module: Any, kind: str, depth: int = 4) -> set[str]:
+    """The progress fields anywhere in the SDK model `kind` (a few levels down)."""
+    kind = kind[5:-1] if kind.startswith("list[") else kind
+    cls = getattr(module, kind, None)
+    if depth == 0 or cls is None or not hasattr(cls, "attribute_map"):
+        return set()
+    found = set()
+    for attribute, json_name in cls.attribute_map.items():
+        if json_name in PROGRESS_FIELDS:
+            found.add(json_name)
+        found |= progress_fields(module, cls.openapi_types[attribute], depth - 1)
+    return found
+
+
+def test_every_service_whose_sdk_model_says_how_far_a_job_is_reports_progress():
+    # Catches: a service whose answers carry a percent or sub-jobs while the registry reads neither (its loops
+    # would poll blind and show nothing). Classic ELB has no SDK: its reference's example lists sub-jobs.
+    reporting = {name for name, case in CASES.items()
+                 if case.sdk and progress_fields(sdk_module(case.sdk), case.sdk.response)}
+
+    assert set(PROGRESS) == reporting | {"elb"}
+
+
+@pytest.mark.parametrize("name", sorted(PROGRESS))
+def test_a_running_job_shows_how_far_it_is_in_its_services_own_terms(harness, name):
+    # Catches: a percent read on the wrong scale (IMS's fraction taken for a percent, "60%" unparsed), a sub-job
+    # counted done while it runs, a failed one not counted, or a progress field path that is not the service's.
+    shown = PROGRESS[name]
+    served = answer(CASES[name], shown.running)
+    harness.simulator.add_job(JOB, service=name, init_seconds=0, run_seconds=10**6,
+                              answers={"RUNNING": served})
+
+    result = harness.call({"job_id": JOB, "service": name})
+
+    assert not result["done"] and result["error"] is None
+    progress = result["progress"]
+    assert progress["fraction"] == pytest.approx(shown.fraction, abs=1e-4) and progress["source"] == shown.source
+    expected_counts = dict(zip(("done", "failed", "total"), shown.sub_jobs)) if shown.sub_jobs else None
+    assert progress["sub_jobs"] == expected_counts
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - set(PROGRESS)))
+def test_a_service_that_says_nothing_of_progress_shows_none(harness, name):
+    # Catches: a progress invented from nothing (a status word or a time taken for a percent).
+    harness.simulator.add_job(JOB, service=name, init_seconds=0, run_seconds=10**6,
+                              answers={"RUNNING": answer(CASES[name], CASES[name].running)})
+
+    result = harness.call({"job_id": JOB, "service": name})
+
+    assert not result["done"] and result["progress"] is None
+
+
 @pytest.mark.parametrize("name", sorted(BUILT_IN))
 def test_the_readme_table_says_what_the_registry_holds(name):
     # Catches: a README that drifts from the registry (a path or a status word changed in one place only).

@@ -15,7 +15,7 @@ def result(verdict: Verdict, poll: Poll, job: Optional[Job] = None, *, job_id: O
            project_id: Optional[str] = None, region: Optional[str] = None, service: Optional[str] = None) -> Result:
     """A call's result: the verdict and the loop's next state, for the job it names (as far as it is known)."""
     return Result(job_id, project_id, region, service, verdict.done, verdict.status, verdict.retry_after, job,
-                  verdict.error, poll)
+                  verdict.error, poll, verdict.progress)
 
 
 def http_status(answer: Result) -> int:
@@ -35,6 +35,8 @@ def next_poll(answer: Result, request: HttpRequest) -> str:
     need no escaping: ids, digits and a UTC time whose ':' a query may hold (RFC 3986, section 3.4)."""
     poll = answer.poll.to_dict()
     state = [(name, poll[name]) for name in ("started_at", "attempt", "errors", "max_wait")]
+    if poll["progress"]:
+        state += [("progress", poll["progress"]["fraction"]), ("progress_at", poll["progress"]["at"])]
     wait = [("wait", request.wait)] if request.wait else []
     return f"{request.origin}{quote(request.path)}?{urlencode([*request.carried, *state, *wait], safe=':')}"
 

@@ -147,6 +147,7 @@ def load_config(environ: Mapping[str, str], read_file: Callable[[str], str]) -> 
         not_found_grace=_seconds(environ, "JOBSTEP_NOT_FOUND_GRACE", _DEFAULT.not_found_grace, 0),
         min_delay=min_delay,
         max_delay=max_delay,
+        max_aimed_delay=max_delay if environ.get("JOBSTEP_MAX_DELAY") else _DEFAULT.max_aimed_delay,
         growth=_growth(environ),
     )
     return Config(

@@ -18,6 +18,7 @@ from .model import InvalidInput, Job, Poll, Result, valid_id, valid_region, vali
 JOB_FIELDS = ("job_id", "project_id", "region", "service")
 # The loop's state in a query string: what the Location header of a 202 or 503 answer carries.
 POLL_PARAMETERS = ("started_at", "attempt", "errors", "max_wait")
+PROGRESS_PARAMETERS = ("progress", "progress_at")  # poll.progress: the last reading's fraction, and when
 # API Gateway gives a backend at most about 30 s; the long poll stays well inside it.
 MAX_LONG_POLL_SECONDS = 25
 # A job event is a few hundred bytes; the asynchronous invocation limit (256 KB) is generous.
@@ -148,6 +149,13 @@ def _whole_number(text: str, digits: int) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= digits
 
 
+def _decimal(text: str, name: str) -> float:
+    whole, _, fraction = text.partition(".")
+    if not (_whole_number(whole, 10) and (not fraction or _whole_number(fraction, 6))):
+        raise InvalidInput(f"the query parameter {name} must be a number such as 0.35, got {text!r:.20}")
+    return float(text)
+
+
 def _query_poll(query: Any) -> dict[str, Any]:
     """The loop's state from the query string, as a Location header of an earlier answer carries it."""
     poll: dict[str, Any] = {}
@@ -160,6 +168,11 @@ def _query_poll(query: Any) -> dict[str, Any]:
                 raise InvalidInput(f"the query parameter {name} must be a whole number, got {value!r:.20}")
             value = int(value)
         poll[name] = value
+    fraction, at = (_parameter(query, name, "query") for name in PROGRESS_PARAMETERS)
+    if (fraction is None) != (at is None):
+        raise InvalidInput("the query parameters progress and progress_at go together, as a Location gives them")
+    if fraction is not None and at is not None:
+        poll["progress"] = {"fraction": _decimal(fraction, "progress"), "at": _decimal(at, "progress_at")}
     return poll
 
 

@@ -132,9 +132,9 @@ def text(value: Any) -> Optional[str]:
 class Job(NamedTuple):
     """The job as its API reported it, in normalised field names (classic ELB's), the status verbatim.
 
-    `sub_jobs` are normalised alike ({status, job_id, job_type, error_code, fail_reason, outcome}); `progress` is
-    the API's own progress value as it came ("60%", 0.24, 45); `outcome` is what the status means by the API's
-    registry entry: SUCCESS, FAIL, or None while the job runs."""
+    `sub_jobs` are normalised alike ({status, job_id, job_type, error_code, fail_reason, outcome}) and
+    `sub_jobs_total` counts them where the API does; `progress` is the API's own progress field as a fraction
+    0-1; `outcome` is what the status means by the API's registry entry: SUCCESS, FAIL, or None while it runs."""
 
     status: str
     job_id: Optional[str] = None
@@ -145,7 +145,9 @@ class Job(NamedTuple):
     fail_reason: Optional[str] = None
     entities: Optional[dict[str, Any]] = None
     sub_jobs: Optional[list[dict[str, Any]]] = None
-    progress: Union[str, int, float, None] = None
+    sub_jobs_total: Optional[int] = None
+    progress: Optional[float] = None
+    expected_end_time: Optional[str] = None
     outcome: Optional[str] = None
 
     @classmethod
@@ -155,8 +157,8 @@ class Job(NamedTuple):
         status = fields.get("status")
         if not isinstance(status, str) or not status.strip():
             return None
-        entities, sub_jobs, progress = fields.get("entities"), fields.get("sub_jobs"), fields.get("progress")
-        outcome = fields.get("outcome")
+        entities, sub_jobs, total = fields.get("entities"), fields.get("sub_jobs"), fields.get("sub_jobs_total")
+        progress, outcome = fields.get("progress"), fields.get("outcome")
         return cls(
             status=status[:64],
             job_id=text(fields.get("job_id")),
@@ -167,7 +169,9 @@ class Job(NamedTuple):
             fail_reason=text(fields.get("fail_reason")),
             entities=entities if isinstance(entities, dict) else None,
             sub_jobs=[sub for sub in sub_jobs if isinstance(sub, dict)] if isinstance(sub_jobs, list) else None,
-            progress=progress if isinstance(progress, (str, int, float)) and not isinstance(progress, bool) else None,
+            sub_jobs_total=total if type(total) is int and 0 <= total <= 10**6 else None,
+            progress=float(progress) if type(progress) in (int, float) and 0 <= progress <= 1 else None,
+            expected_end_time=text(fields.get("expected_end_time")),
             outcome=outcome if outcome in (Status.SUCCESS.value, Status.FAIL.value) else None,
         )
 
@@ -225,6 +229,28 @@ def _count(value: Any, name: str, job_id: str) -> int:
     return value
 
 
+TRACK_DIGITS = 4  # a progress fraction carried from call to call is rounded to this many decimals
+
+
+class Track(NamedTuple):
+    """The last progress reading a loop saw (`poll.progress`): its fraction, and when, in seconds since the loop
+    began. The next reading is compared with it: moved forward, stalled or gone back."""
+
+    fraction: float
+    at: float
+
+    @classmethod
+    def from_dict(cls, raw: Any, job_id: str) -> Optional["Track"]:
+        if raw is None:
+            return None
+        fraction, at = (raw.get("fraction"), raw.get("at")) if isinstance(raw, dict) else (None, None)
+        if type(fraction) not in (int, float) or type(at) not in (int, float) or not (
+                0 <= fraction <= 1 and 0 <= at <= MAX_WAIT_LIMIT):
+            raise InvalidInput("poll.progress must be the object a previous call returned: a fraction 0-1 and the"
+                               " seconds since poll.started_at it was seen at", job_id)
+        return cls(float(fraction), float(at))
+
+
 class Poll(NamedTuple):
     """The loop's state: what one call leaves for the next (`poll` in the JSON)."""
 
@@ -232,13 +258,17 @@ class Poll(NamedTuple):
     started_at: Optional[datetime] = None  # None: this call starts the loop
     max_wait: Optional[int] = None  # None: the configured one
     errors: int = 0  # consecutive transient failures
+    progress: Optional[Track] = None  # the last progress reading, to tell a moving job from a stalled one
     # Not in the JSON: no state came and none will (a timer tick, an SMN or Kafka message, an API Gateway GET).
     # Such a call cannot wait through a 404, and its deadline counts from the job's own begin_time.
     stateless: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         started_at = format_time(self.started_at) if self.started_at else None
-        return {"attempt": self.attempt, "started_at": started_at, "max_wait": self.max_wait, "errors": self.errors}
+        progress = {"fraction": round(self.progress.fraction, TRACK_DIGITS), "at": round(self.progress.at, 1)} \
+            if self.progress else None
+        return {"attempt": self.attempt, "started_at": started_at, "max_wait": self.max_wait, "errors": self.errors,
+                "progress": progress}
 
     @classmethod
     def from_dict(cls, raw: Any, job_id: str, now: datetime) -> "Poll":
@@ -264,7 +294,35 @@ class Poll(NamedTuple):
             started_at=started_at,
             max_wait=max_wait,
             errors=_count(raw.get("errors", 0), "errors", job_id),
+            progress=Track.from_dict(raw.get("progress"), job_id),
         )
+
+
+class Progress(NamedTuple):
+    """How far a job says it is (`progress` in the result): the fraction done, from which source ("percent",
+    "sub_jobs" or "expected_end"), the sub-jobs done, failed and in all, and the estimated seconds left."""
+
+    fraction: float
+    source: str
+    sub_jobs: Optional[tuple[int, int, int]] = None
+    eta_seconds: Optional[int] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        sub_jobs = dict(zip(("done", "failed", "total"), self.sub_jobs)) if self.sub_jobs else None
+        return {"fraction": round(self.fraction, 4), "source": self.source, "sub_jobs": sub_jobs,
+                "eta_seconds": self.eta_seconds}
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Optional["Progress"]:
+        """A result's progress fed back, as it was shown; None when it is not one."""
+        if not isinstance(raw, dict) or type(raw.get("fraction")) not in (int, float) or not isinstance(
+                raw.get("source"), str):
+            return None
+        sub_jobs, eta = raw.get("sub_jobs"), raw.get("eta_seconds")
+        counts = tuple(sub_jobs.get(key) for key in ("done", "failed", "total")) if isinstance(sub_jobs, dict) else None
+        return cls(float(raw["fraction"]), raw["source"][:20],
+                   counts if counts and all(type(count) is int for count in counts) else None,
+                   eta if type(eta) is int else None)
 
 
 def _optional_text(raw: Mapping[str, Any], name: str, job_id: str) -> Optional[str]:
@@ -287,6 +345,7 @@ class Result(NamedTuple):
     job: Optional[Job]  # the last snapshot the job API gave
     error: Optional[Error]
     poll: Poll
+    progress: Optional[Progress] = None  # how far the job says it is; None when it says nothing
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -300,6 +359,7 @@ class Result(NamedTuple):
             "job": self.job.to_dict() if self.job else None,
             "error": self.error.to_dict() if self.error else None,
             "poll": self.poll.to_dict(),
+            "progress": self.progress.to_dict() if self.progress else None,
         }
 
     @classmethod
@@ -320,4 +380,5 @@ class Result(NamedTuple):
             job=Job.from_fields(job) if isinstance(job, dict) else None,
             error=None if error is None else Error.from_dict(error, job_id),
             poll=Poll.from_dict(raw.get("poll"), job_id, now),
+            progress=Progress.from_dict(raw.get("progress")),
         )

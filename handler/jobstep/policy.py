@@ -9,8 +9,9 @@ import math
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Optional
 
+from . import progress
 from .errors import classify
-from .model import Error, ErrorType, Job, Poll, Reply, Status, format_time, parse_time
+from .model import Error, ErrorType, Job, Poll, Progress, Reply, Status, Track, format_time, parse_time
 
 DEFAULT_MAX_WAIT = 3600
 _MAX_BACKOFF_EXPONENT = 16
@@ -24,6 +25,7 @@ class Verdict(NamedTuple):
     status: str  # a Status, or the running job's own status, trimmed and upper-cased
     retry_after: Optional[int]
     error: Optional[Error]
+    progress: Optional[Progress] = None
 
 
 def normal_status(status: str) -> str:
@@ -40,9 +42,15 @@ def loop_start(poll: Poll, reply: Reply, now: datetime) -> datetime:
     return min(now, begun) if begun else now
 
 
+def job_start(started_at: datetime, job: Optional[Job]) -> datetime:
+    """When the job began: its own begin_time when earlier than the loop's start (a late loop is not fooled)."""
+    begun = parse_time(job.begin_time) if job else None
+    return min(started_at, begun) if begun else started_at
+
+
 def refused(error: Error, poll: Poll, now: datetime) -> tuple[Verdict, Poll]:
     """A call that ends the loop without a query (invalid input, configuration, credentials, a bug)."""
-    next_poll = Poll(poll.attempt + 1, poll.started_at or now, poll.max_wait or DEFAULT_MAX_WAIT, 0)
+    next_poll = Poll(poll.attempt + 1, poll.started_at or now, poll.max_wait or DEFAULT_MAX_WAIT, 0, poll.progress)
     return Verdict(True, Status.ERROR, None, error), next_poll
 
 
@@ -61,6 +69,9 @@ class Policy(NamedTuple):
     min_delay: int = 1
     max_delay: int = 180
     growth: float = 0.25  # delay as a fraction of the job's age
+    # A job whose progress says its end is far is asked near that end: up to an hour later unless the user capped
+    # every delay (JOBSTEP_MAX_DELAY); progress.MAX_LEAP bounds it by the job's age as well.
+    max_aimed_delay: int = 3600
     jitter: float = 0.2  # a delay is drawn from [1 - jitter, 1] times its value
 
     def decide(self, reply: Reply, poll: Poll, last_job: Optional[Job], now: datetime,
@@ -71,10 +82,16 @@ class Policy(NamedTuple):
         job = reply if isinstance(reply, Job) else last_job
         status = normal_status(job.status) if job else Status.UNKNOWN
         until_deadline = (started_at + timedelta(seconds=max_wait) - now).total_seconds()
+        begun = job_start(started_at, job)
+        age, at = (now - begun).total_seconds(), (now - started_at).total_seconds()
+        reading = progress.read(reply, begun, now) if isinstance(reply, Job) else None
+        shown = progress.shown(reading, age, at, poll.progress, isinstance(reply, Job) and reply.outcome is not None)
+        track = Track(reading.fraction, at) if reading else poll.progress
 
-        def verdict(done: bool, shown: str, retry_after: Optional[int], error: Optional[Error],
+        def verdict(done: bool, status: str, retry_after: Optional[int], error: Optional[Error],
                     errors: int = 0) -> tuple[Verdict, Poll]:
-            return Verdict(done, shown, retry_after, error), Poll(poll.attempt + 1, started_at, max_wait, errors)
+            return (Verdict(done, status, retry_after, error, shown),
+                    Poll(poll.attempt + 1, started_at, max_wait, errors, track))
 
         def timeout(problem: Optional[Error]) -> tuple[Verdict, Poll]:
             return verdict(True, Status.TIMEOUT, None, _timeout_error(max_wait, status, started_at, problem))
@@ -86,7 +103,8 @@ class Policy(NamedTuple):
                 return verdict(True, Status.FAIL, None, Error(ErrorType.JOB_FAILED, failure_message(reply), False))
             if until_deadline <= 0:
                 return timeout(None)
-            return verdict(False, status, self.running_delay(started_at, job, now, until_deadline, draw), None)
+            seconds = self.progress_delay(reading, max(age, 0.0), at, poll.progress)
+            return verdict(False, status, _whole(seconds * (1 - self.jitter * draw), until_deadline), None)
 
         error = classify(reply)
         if reply.http_status == 404:
@@ -96,7 +114,7 @@ class Policy(NamedTuple):
                 return verdict(True, Status.ERROR, None, error)
             if until_deadline <= 0:
                 return timeout(error)
-            delay = self.running_delay(started_at, job, now, until_deadline, draw)
+            delay = _whole(self.blind_delay(age) * (1 - self.jitter * draw), until_deadline)
             return verdict(False, status, delay, error._replace(retryable=True), poll.errors + 1)
         if not error.retryable:
             return verdict(True, Status.ERROR, None, error)
@@ -105,15 +123,28 @@ class Policy(NamedTuple):
         delay = self.error_delay(poll.errors + 1, reply.retry_after, until_deadline, draw)
         return verdict(False, status, delay, error, poll.errors + 1)
 
+    def blind_delay(self, age: float) -> float:
+        """Seconds before asking again a job that says nothing of its progress: a fraction of its age, between the
+        floor and the cap, so that a long job is asked rarely and a short one soon."""
+        return min(self.max_delay, max(self.min_delay, self.growth * max(age, 0.0)))
+
+    def progress_delay(
+        self, reading: Optional[progress.Reading], age: float, at: float, last: Optional[Track]
+    ) -> float:
+        """Seconds before asking again a running job: aimed at its end while its progress keeps a steady pace
+        (progress.py), soon when it says it is nearly done, blind otherwise."""
+        if progress.follows(reading, age, at, last):
+            return max(self.min_delay, min(self.max_aimed_delay, progress.aimed_delay(reading, age, at, last)))
+        if progress.nearly_done(reading):
+            return min(self.blind_delay(age), max(self.min_delay, progress.NOISE * age))
+        return self.blind_delay(age)
+
     def running_delay(
         self, started_at: datetime, job: Optional[Job], now: datetime, until_deadline: float, draw: float
     ) -> int:
-        """Grows with the job's age, counted from the earlier of the loop's and the job's start."""
-        begun = parse_time(job.begin_time) if job else None
-        start = min(started_at, begun) if begun else started_at
-        age = max(0.0, (now - start).total_seconds())
-        seconds = min(self.max_delay, max(self.min_delay, self.growth * age))
-        return _whole(seconds * (1 - self.jitter * draw), until_deadline)
+        """The blind delay in whole seconds, jittered and cut at the deadline (the flow's sleeps are these)."""
+        age = (now - job_start(started_at, job)).total_seconds()
+        return _whole(self.blind_delay(age) * (1 - self.jitter * draw), until_deadline)
 
     def error_delay(self, errors: int, retry_after: Optional[float], until_deadline: float, draw: float) -> int:
         """Exponential backoff with full jitter, apart from the job's age; never below the floor, never sooner

@@ -16,9 +16,12 @@ from .model import Job, Status, text
 DEFAULT_SERVICE = "elb"
 # The normalised job fields an entry may map, and those of a sub-job.
 JOB_FIELDS = ("status", "job_id", "job_type", "begin_time", "end_time", "error_code", "fail_reason", "entities",
-              "sub_jobs", "progress")
+              "sub_jobs", "sub_jobs_total", "progress", "expected_end_time")
 SUB_JOB_FIELDS = ("status", "job_id", "job_type", "error_code", "fail_reason")
-ENTRY_KEYS = ("host", "hosts", "domains", "path", "query", "job", "fields", "sub_job", "success", "failure", "running")
+ENTRY_KEYS = ("host", "hosts", "domains", "path", "query", "job", "fields", "sub_job", "progress_scale", "success",
+              "failure", "running")
+# How an entry's progress field counts: percent (0-100, or a string such as "60%") or a fraction (0-1).
+PROGRESS_SCALES = ("percent", "fraction")
 # The endpoint's domain; an entry's "domains" names the regions where its SDK's region table says another one
 # (eu-west-101 is myhuaweicloud.eu for some services and not others; DWS has regions under myhuaweicloud.cn).
 DOMAIN = "myhuaweicloud.com"
@@ -29,6 +32,7 @@ _PATH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 
 _V1_JOBS = "/v1/{project_id}/jobs/{job_id}"
 _ECS_LIKE = {"fields": {"sub_jobs": "entities.sub_jobs"}, "success": ["SUCCESS"], "failure": ["FAIL"]}
+_ECS_COUNTED = {"sub_jobs": "entities.sub_jobs", "sub_jobs_total": "entities.sub_jobs_total"}
 # The database services' shared query: GET /v3/{project_id}/jobs?id={job_id}, the job wrapped in "job".
 _DATABASE = {
     "path": "/v3/{project_id}/jobs",
@@ -52,14 +56,17 @@ BUILT_IN: dict[str, dict[str, Any]] = {
               "success": ["SUCCESS", "COMPLETE"], "failure": ["FAIL", "ROLLBACK_FAIL", "CANCEL"],
               "running": ["INIT", "RUNNING", "ROLLBACKING"]},
     # huaweicloudsdkecs v2 show_job; PENDING_PAYMENT from the API reference (an order awaiting payment).
-    "ecs": {**_ECS_LIKE, "host": "ecs", "path": _V1_JOBS, "running": ["INIT", "RUNNING", "PENDING_PAYMENT"]},
+    "ecs": {**_ECS_LIKE, "host": "ecs", "path": _V1_JOBS, "fields": _ECS_COUNTED,
+            "running": ["INIT", "RUNNING", "PENDING_PAYMENT"]},
     # huaweicloudsdkevs v2 show_job; WAITING_EXECUTE and LISTENING from the API reference.
     "evs": {**_ECS_LIKE, "host": "evs", "path": _V1_JOBS,
             "running": ["INIT", "RUNNING", "WAITING_EXECUTE", "LISTENING"]},
     # huaweicloudsdkbms v1 show_job_infos.
-    "bms": {**_ECS_LIKE, "host": "bms", "path": _V1_JOBS, "running": ["INIT", "RUNNING", "PENDING_PAYMENT"]},
-    # huaweicloudsdkims v2 show_job: sub-jobs in entities.sub_jobs_result, progress entities.process_percent.
-    "ims": {"host": "ims", "path": _V1_JOBS,
+    "bms": {**_ECS_LIKE, "host": "bms", "path": _V1_JOBS, "fields": _ECS_COUNTED,
+            "running": ["INIT", "RUNNING", "PENDING_PAYMENT"]},
+    # huaweicloudsdkims v2 show_job: sub-jobs in entities.sub_jobs_result, progress entities.process_percent, a
+    # float whose scale no page states; the API reference's example of a running job shows 0.24: a fraction.
+    "ims": {"host": "ims", "path": _V1_JOBS, "progress_scale": "fraction",
             "fields": {"sub_jobs": "entities.sub_jobs_result", "progress": "entities.process_percent"},
             "success": ["SUCCESS"], "failure": ["FAIL"], "running": ["INIT", "RUNNING"]},
     # huaweicloudsdkeip v2 show_resources_job_detail, on the vpc host. Its reference names no statuses; ECS's job
@@ -154,6 +161,7 @@ class JobApi(NamedTuple):
     job: tuple[str, ...]  # where the job object sits in the answer
     fields: tuple[tuple[str, tuple[str, ...]], ...]  # normalised name, path in the job object (absent: unmapped)
     sub_job: tuple[tuple[str, tuple[str, ...]], ...]
+    progress_scale: str
     outcomes: tuple[tuple[str, str], ...]  # normalised status, Status.SUCCESS / FAIL (running ones are absent)
     hosts: tuple[tuple[str, str], ...] = ()
     domains: tuple[tuple[str, str], ...] = ()
@@ -185,6 +193,7 @@ class JobApi(NamedTuple):
         values = {name: _dig(found, path) for name, path in self.fields}
         values["status"] = text(values.get("status"))
         values["outcome"] = self.outcome(values["status"]) if values["status"] else None
+        values["progress"] = _fraction(values.get("progress"), self.progress_scale)
         if isinstance(values.get("sub_jobs"), list):
             values["sub_jobs"] = [self._sub_job(sub) for sub in values["sub_jobs"] if isinstance(sub, dict)]
         return Job.from_fields(values)
@@ -193,6 +202,20 @@ class JobApi(NamedTuple):
         shown: dict[str, Any] = {name: text(_dig(sub, path)) for name, path in self.sub_job}
         shown["outcome"] = self.outcome(shown["status"]) if shown.get("status") else None
         return shown
+
+
+def _fraction(value: Any, scale: str) -> Optional[float]:
+    """A progress field as a fraction 0-1: "60%", "60" or 60 in percent, 0.6 as a fraction; None when it says
+    nothing ("" when a job is not running, as RDS answers)."""
+    if isinstance(value, str):
+        value = value.strip().rstrip("%").strip()
+        try:
+            value = float(value) if value else None
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:  # value != value: NaN
+        return None
+    return min(1.0, max(0.0, value / 100 if scale == "percent" else value))
 
 
 def _problem(name: str, key: str, must: str) -> ServiceError:
@@ -224,6 +247,12 @@ def _field_paths(name: str, key: str, raw: Any, allowed: tuple[str, ...],
             raise _problem(name, f"{key}.{field}", "a dotted path of keys such as job.status, or null")
     merged = {**defaults, **raw}
     return tuple((field, tuple(path.split("."))) for field, path in merged.items() if path is not None)
+
+
+def _progress_scale(name: str, value: Any) -> str:
+    if value not in PROGRESS_SCALES:
+        raise _problem(name, "progress_scale", f"one of {', '.join(PROGRESS_SCALES)}")
+    return value
 
 
 def _placeholders_only(name: str, key: str, text: str) -> None:
@@ -275,9 +304,11 @@ def job_api(name: str, entry: Any) -> JobApi:
         query=tuple(query.items()),
         job=tuple(part for part in job.split(".") if part),
         fields=_field_paths(name, "fields", entry.get("fields", {}), JOB_FIELDS, {
-            **{field: field for field in JOB_FIELDS}, "sub_jobs": None, "progress": None}),
+            **{field: field for field in JOB_FIELDS}, "sub_jobs": None, "sub_jobs_total": None, "progress": None,
+            "expected_end_time": None}),
         sub_job=_field_paths(name, "sub_job", entry.get("sub_job", {}), SUB_JOB_FIELDS,
                              {field: field for field in SUB_JOB_FIELDS}),
+        progress_scale=_progress_scale(name, entry.get("progress_scale", "percent")),
         outcomes=tuple(outcomes.items()),
         hosts=tuple((region, _label(name, f"hosts.{region}", host)) for region, host in hosts.items()),
         domains=tuple(domains.items()),

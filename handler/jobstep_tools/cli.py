@@ -32,7 +32,31 @@ def progress_line(result: dict[str, Any]) -> str:
     attempt = (result.get("poll") or {}).get("attempt")
     then = "done" if result["done"] else f"ask again in {result['retry_after']} s"
     problem = f"  ({result['error']['message']})" if result.get("error") else ""
-    return f"call {attempt}: {result['status']:<8} {then}{problem}"
+    return f"call {attempt}: {result['status']:<8} {how_far(result.get('progress'))}{then}{problem}"
+
+
+BAR = 10
+
+
+def how_far(progress: Optional[dict[str, Any]]) -> str:
+    """The job's progress as a bar, its percent, its sub-jobs and the time it has left; "" when it says nothing."""
+    if not progress:
+        return ""
+    filled = round(progress["fraction"] * BAR)
+    text = f"[{'#' * filled}{'.' * (BAR - filled)}] {progress['fraction']:4.0%}"
+    if progress.get("sub_jobs"):
+        sub_jobs = progress["sub_jobs"]
+        failed = f", {sub_jobs['failed']} failed" if sub_jobs["failed"] else ""
+        text += f"  sub-jobs {sub_jobs['done']}/{sub_jobs['total']}{failed}"
+    if progress.get("eta_seconds") is not None:
+        text += f"  about {_duration(progress['eta_seconds'])} left"
+    return text + "  "
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
 
 
 def run_loop(
@@ -51,16 +75,29 @@ def run_loop(
     return result
 
 
+DEMO_SECONDS = 5.0
+# The demo job's sub-jobs (classic ELB's shape: entities.sub_jobs), and the second each one ends at.
+DEMO_SUB_JOBS = (("createListener", 2.0), ("addMember", 3.0), ("addMember", 4.0), ("createHealthCheck", 5.0))
+
+
+def demo_sub_jobs(elapsed: float) -> dict[str, Any]:
+    return {"sub_jobs": [{"job_id": f"sub-{number}", "job_type": job_type,
+                          "status": "SUCCESS" if elapsed >= ends else "RUNNING"}
+                         for number, (job_type, ends) in enumerate(DEMO_SUB_JOBS)]}
+
+
 def demo(out: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
     """The whole loop against the embedded simulator, signed with an agency-style temporary key."""
     project_id = uuid.uuid4().hex
     ak, sk, token = secrets.token_hex(10).upper(), secrets.token_urlsafe(30), secrets.token_urlsafe(60)
     with JobSimulator(project_id, {ak: (sk, token)}) as simulator:
-        job = simulator.add_job(uuid.uuid4().hex, init_seconds=1.0, run_seconds=4.0)
+        job = simulator.add_job(uuid.uuid4().hex, init_seconds=1.0, run_seconds=DEMO_SECONDS - 1.0,
+                                script=demo_sub_jobs)
         environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": project_id}
         runtime = Runtime(session=new_session(), environ=environ, log=lambda line: None)
         print(f"jobstep demo: a simulated job API at {simulator.base_url} checks every signature", file=out)
-        print(f"job {job.job_id}: INIT for 1 s, RUNNING for 4 s, then SUCCESS", file=out)
+        print(f"job {job.job_id}: INIT for 1 s, then RUNNING while its {len(DEMO_SUB_JOBS)} sub-jobs end one by one,"
+              f" then SUCCESS after {DEMO_SECONDS:.0f} s", file=out)
         result = run_loop(
             {"job_id": job.job_id},
             lambda event: handle(event, LocalContext(ak, sk, token), runtime),

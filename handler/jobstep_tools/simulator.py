@@ -64,6 +64,9 @@ class SimJob:
     entities: Optional[dict[str, Any]] = field(default_factory=lambda: {"elb_id": "ea3e5715b68850a747ec41f335625c08"})
     sub_jobs: Optional[list[dict[str, Any]]] = None  # in the service's own shape
     answers: Optional[dict[str, Any]] = None  # "INIT", "RUNNING", "ENDED" -> the answer's JSON
+    # Fields that change as the job runs: seconds since it was created -> normalised field values in the service's
+    # own form (e.g. {"progress": "37%"}, or {"sub_jobs": [...], "sub_jobs_total": 5}), placed at its entry's paths.
+    script: Optional[Callable[[float], dict[str, Any]]] = None
 
     def phase(self, now: float) -> Optional[str]:
         age = now - self.created_at
@@ -92,9 +95,10 @@ class SimJob:
             "fail_reason": self.fail_reason if ended else None,
             "entities": self.entities,
             "sub_jobs": self.sub_jobs,
+            **(self.script(now - self.created_at) if self.script else {}),
         }
         job: Any = {}
-        for name, path in sorted(api.fields, key=lambda mapped: mapped[0] == "sub_jobs"):  # entities first
+        for name, path in sorted(api.fields, key=lambda mapped: mapped[0] != "entities"):  # entities first
             if name in values and (values[name] is not None or name in ("error_code", "fail_reason")):
                 job = _put(job, path, values[name])
         return _put({"request_id": "0" * 32} if api.job else {}, api.job, job)
