@@ -3,16 +3,37 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# What is installed, one stamp each: the project alone (demo, package); with its test extra (lint, test),
+# every Huawei SDK the tests prove the registry against; with the bench extra too (bench).
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.test-installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint package bench clean
+.PHONY: demo test lint package bench clean FORCE
+
+# A .venv whose python is missing or older than 3.9 is set up again even when its stamps are newer
+# than pyproject.toml; tools/venv-check says why and removes it first.
+VENV_PYTHON_OK := $(shell $(BIN)/python -c 'import sys; print(sys.version_info >= (3, 9))' 2>/dev/null)
 
 # A current pip: 24.1 and older picked wheels for the package that the function's Python 3.9 cannot import.
-$(STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=24.2'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+$(STAMP): pyproject.toml Makefile $(if $(filter True,$(VENV_PYTHON_OK)),,FORCE)
+	@sh tools/venv-check '$(PYTHON)' $(VENV)
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade 'pip>=24.2'
+	$(PIP) -e .
 	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PIP) -e '.[test]'
+	touch $@
+
+# The bench extra is matplotlib, for the frontier image.
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) -e '.[test,bench]'
+	touch $@
+
+FORCE:
 
 demo: $(STAMP)
 	$(BIN)/jobstep demo
@@ -22,15 +43,10 @@ package: $(STAMP)
 
 # The polling, progress and invocation benchmarks (bench/), with their targets, and the frontier image in
 # bench/out/; about two minutes.
-BENCH_STAMP := $(VENV)/.bench-installed
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
-	touch $@
-
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check handler tests bench
 
 test: lint

@@ -217,6 +217,8 @@ def test_a_secret_echoed_in_any_json_form_is_redacted(harness, echo):
     signature = _signature(harness.simulator.seen[-1].headers)
     shown = json.dumps(answer) + "\n".join(harness.logs)
     assert "[redacted]" in answer["error"]["message"]
+    # The log line carries the message too (a timer's user reads only the log), redacted as in the answer.
+    assert json.loads(harness.logs[-1])["message"] == answer["error"]["message"]
     for secret in (signature, SLASHED_TOKEN, TEMP_AK, TEMP_SK):
         assert secret not in shown and _escaped_slashes(secret) not in shown
 

@@ -3,12 +3,14 @@
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
 from conftest import AK, PROJECT, SK
+from jobstep.services import SERVICES
 from jobstep_tools import cli
 from jobstep_tools.simulator import JobSimulator
 
@@ -86,7 +88,7 @@ def test_poll_shows_a_progress_line_per_call_on_a_terminal(live, monkeypatch):
     for name in ("JOBSTEP_ENDPOINT", "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_PROJECT_ID"):
         monkeypatch.setenv(name, environ[name])
     out, err = io.StringIO(), Terminal()
-    args = cli.parser().parse_args(["poll", "job-1"])
+    args = cli.parse(["poll", "job-1"])
 
     code = cli.poll(args, out, err, sleep=lambda seconds: time.sleep(0.2))
 
@@ -123,3 +125,128 @@ def test_invoke_reports_a_file_that_is_not_json(tmp_path):
     done = jobstep("invoke", str(event))
 
     assert done.returncode == 2 and "cannot read a JSON event" in done.stderr
+
+
+# A careless user's inputs (issue 13): each is refused or answered with one line that names what was typed, the exit
+# code says how it went, and no traceback shows. The stand-in here is the shell: a subprocess, as a user runs it.
+APIG_BAD = {"httpMethod": "GET", "path": "/jobs/..", "pathParameters": {"job_id": ".."}, "queryStringParameters": {},
+            "headers": {"host": "api.example.com"}, "body": "", "isBase64Encoded": False}
+KAFKA = {"trigger_type": "KAFKA", "records": [{"messages": ['{"job_id": "job-1"}', '{"job_id": "job-2"}']}]}
+
+
+@pytest.mark.parametrize("args, stdin, code, says", [
+    (["poll", "job-1", "--max-wait", "0"], None, 2, "argument --max-wait: must be from 1"),
+    (["poll", "job-1", "--max-wait", "-3"], None, 2, "argument --max-wait: must be from 1"),
+    (["poll", "job-1", "--max-wait", "soon"], None, 2, "argument --max-wait: 'soon' is not"),
+    (["poll", "../etc"], None, 2, "argument job_id: '../etc' is not a job id"),
+    (["poll"], None, 2, "give a JOB_ID, or --resume"),
+    (["poll", "job-1", "--job-fails"], None, 2, "--job-fails: only a simulated job"),
+    (["poll", "--resume", "-", "--region", "x"], "{}", 2, "--region cannot change a resumed loop"),
+    (["poll", "--resume", "{not json"], None, 2, "cannot read a JSON event from the inline JSON"),
+    (["poll", "job-1", "--service", "No Such"], None, 2, "argument --service: 'No Such' is not a service name"),
+    (["flow", "--function-urn", "not a urn"], None, 2, "argument --function-urn: 'not a urn' is not a function URN"),
+    (["flow", "--function-urn", "urn:fss:r:p:function:default:jobstep", "--max-wait", "-5"], None, 2,
+     "argument --max-wait"),
+    (["invoke", "/no/such/event.json"], None, 2, "cannot read a JSON event from /no/such/event.json"),
+    (["invoke", "-"], "", 2, "cannot read a JSON event from -"),
+    (["invoke", json.dumps(APIG_BAD), "--simulate"], None, 2, '"statusCode": 400'),
+    (["invoke", json.dumps(KAFKA), "--simulate", "--job-seconds", "0"], None, 0, '"status": "SUCCESS"'),
+    (["invoke", json.dumps(KAFKA), "--simulate", "--job-seconds", "0", "--job-fails"], None, 1, '"status": "FAIL"'),
+    (["invoke", '{"job_id": "job-1"}', "--simulate", "--job-seconds", "-1"], None, 2, "argument --job-seconds"),
+    (["package", "--out", "/proc/no-such-place/x.zip"], None, 2, "jobstep package:"),
+    (["nonsense"], None, 2, "invalid choice: 'nonsense'"),
+])
+def test_a_careless_input_gets_one_clear_line_and_no_traceback(args, stdin, code, says):
+    # Catches: a check left to the handler (it would name poll.max_wait), a list or API Gateway answer read as a
+    # result (the AttributeError of a Kafka batch, exit 0 for a 400), an option silently ignored (--max-wait 0).
+    done = jobstep(*args, stdin=stdin)
+
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.returncode == code, done.stderr
+    assert says in done.stderr + done.stdout
+
+
+def test_version_is_the_installed_packages():
+    from importlib.metadata import version
+
+    done = jobstep("--version")
+
+    assert done.returncode == 0 and done.stdout.split() == ["jobstep", version("jobstep")]
+
+
+def _until_first_answer(process):
+    """The first JSON log line a running `jobstep poll` writes: the loop is under way."""
+    line = process.stderr.readline()
+    assert line.startswith("{"), line
+    return json.loads(line)
+
+
+@pytest.mark.parametrize("command", [["poll", "job-1"], ["demo"]])
+def test_ctrl_c_stops_cleanly_and_leaves_a_result_that_resumes_the_loop(command, tmp_path):
+    # Catches: a KeyboardInterrupt traceback, an exit code other than the shell's 130, and (poll) a last result
+    # that is not the loop's state: the resumed loop must go on counting from it.
+    options = ["--simulate", "--job-seconds", "600"] if command[0] == "poll" else []
+    process = subprocess.Popen([sys.executable, "-m", "jobstep_tools.cli", *command, *options], text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if command[0] == "poll":
+        _until_first_answer(process)
+    else:
+        assert process.stdout.readline().startswith("jobstep demo:")
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 130 and "Traceback" not in err and "interrupted" in err
+    if command[0] == "demo":
+        return
+    state = json.loads(out)
+    assert not state["done"] and state["poll"]["attempt"] >= 1
+    saved = tmp_path / "state.json"
+    saved.write_text(out)
+
+    resumed = jobstep("poll", "--resume", str(saved), "--simulate", "--job-seconds", "0")
+
+    assert resumed.returncode == 0, resumed.stderr
+    final = json.loads(resumed.stdout)
+    assert final["status"] == "SUCCESS" and final["poll"]["attempt"] == state["poll"]["attempt"] + 1
+    assert final["poll"]["started_at"] == state["poll"]["started_at"]
+
+
+def test_each_call_of_a_poll_is_its_own_invocation():
+    # FunctionGraph gives every invocation its own request id and its own time budget. Catches: one context for
+    # the whole loop, whose budget runs out after 30 s so that every later call answers "too little time left".
+    done = jobstep("poll", "job-1", "--simulate", "--job-seconds", "2")
+
+    logged = [json.loads(line) for line in done.stderr.splitlines()]
+    assert done.returncode == 0 and len(logged) >= 2
+    assert len({entry["request_id"] for entry in logged}) == len(logged)
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_simulate_runs_a_job_of_every_service_to_its_end(service):
+    # The simulated job speaks its service's own words (statuses, shapes, progress scale). Catches: a status word
+    # the service's entry does not know (the loop would run to TIMEOUT), a progress read on the wrong scale.
+    out, err = io.StringIO(), io.StringIO()
+    args = cli.parse(["poll", "job-1", "--service", service, "--simulate", "--job-seconds", "2", "--max-wait", "60"])
+    code = cli.poll(args, out, err, sleep=lambda seconds: time.sleep(min(seconds, 0.5)))
+
+    result = json.loads(out.getvalue())
+    assert code == 0 and result["status"] == "SUCCESS" and result["service"] == service, err.getvalue()
+    if result["progress"] is not None:
+        assert result["progress"]["fraction"] == 1.0
+
+
+def test_simulate_fails_a_job_with_its_reason_and_exit_code_1():
+    done = jobstep("poll", "job-1", "--simulate", "--job-seconds", "0", "--job-fails", "--service", "rds")
+
+    result = json.loads(done.stdout)
+    assert done.returncode == 1 and result["status"] == "FAIL" and "a simulated failure" in result["error"]["message"]
+
+
+def test_poll_shows_a_simulated_jobs_progress_as_it_goes(monkeypatch):
+    out, err = io.StringIO(), Terminal()
+    args = cli.parse(["poll", "job-1", "--service", "rds", "--simulate", "--job-seconds", "3"])
+
+    assert cli.poll(args, out, err, sleep=lambda seconds: time.sleep(min(seconds, 0.6))) == 0
+
+    percents = [int(line.split("%")[0].split()[-1]) for line in err.getvalue().splitlines() if "%" in line]
+    assert len(percents) >= 3 and percents == sorted(percents) and 0 < percents[-2] < 100 == percents[-1]

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import PROJECT, TEMP_AK, TEMP_SK, TOKEN, agency
+from jobstep.model import valid_region
+from jobstep_tools.package import DEFAULT_OUT
 from jobstep_tools.simulator import JobSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,28 @@ def test_the_runtime_is_one_the_code_supports(function):
     assert function["Runtime"] in SUPPORTED_RUNTIMES
     assert function["CodeType"] == "zip" and function["CodeFileName"].endswith(".zip")
     assert 3 <= function["Timeout"] <= 900 and function["MemorySize"] >= 128
+
+
+def test_the_code_file_is_the_zip_jobstep_package_writes(function):
+    # The format names the code by its file name (the import package holds it beside the YAML), so the
+    # name is DEFAULT_OUT's and no directory of this checkout leaks into it.
+    assert function["CodeFileName"] == DEFAULT_OUT.name and "/" not in function["CodeFileName"]
+
+
+def test_the_template_fixes_no_region_and_the_function_says_where_to_give_one(function, index, monkeypatch):
+    # The format has no Parameters: the region comes from the event or JOBSTEP_REGION set on the function,
+    # never from a value every deployment would inherit.
+    variables = function["Environment"]["Variables"]
+    assert "JOBSTEP_REGION" not in variables and not [value for value in variables.values() if valid_region(value)]
+    for name in ("JOBSTEP_REGION", "JOBSTEP_ENDPOINT", "JOBSTEP_SERVICE", "JOBSTEP_SERVICES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**variables, "RUNTIME_PROJECT_ID": PROJECT}.items():
+        monkeypatch.setenv(name, value)
+
+    answer = index.handler({"job_id": "job-1"}, agency())  # no region, no endpoint: nothing to send it to
+
+    assert answer["done"] and answer["error"]["type"] == "configuration"
+    assert "JOBSTEP_REGION" in answer["error"]["message"] and "event" in answer["error"]["message"]
 
 
 def test_every_variable_is_one_the_code_reads(function):

@@ -81,6 +81,15 @@ def test_at_the_deadline_the_verdict_is_timeout():
     assert verdict.done and verdict.status == "TIMEOUT" and verdict.retry_after is None
 
 
+def test_a_timeout_after_a_transient_error_quotes_it_without_promising_a_retry():
+    # Catches: the last problem's "Will retry." carried into the message of a loop that has ended.
+    verdict, _ = POLICY.decide(Failure(FailureKind.TIMEOUT, "read timed out"), LOOP, None,
+                               T0 + timedelta(seconds=MAX_WAIT), 0.5)
+
+    assert verdict.done and verdict.status == "TIMEOUT"
+    assert "read timed out" in verdict.error.message and "retry" not in verdict.error.message.lower()
+
+
 def test_age_counts_from_the_jobs_own_begin_time_when_it_is_earlier():
     began_long_ago = Job("RUNNING", begin_time=format_time(T0 - timedelta(seconds=250)))
 

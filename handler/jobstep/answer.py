@@ -68,6 +68,9 @@ def log_line(answer: Result, request_id: Optional[str], seconds: float) -> str:
         "decision": "done" if answer.done else "retry",
         "retry_after": answer.retry_after,
         "error": plain(error.type) if error else None,
+        # The answer's own message (the job API's words in it are redacted by the client): for a timer, SMN or
+        # Kafka trigger the log is the only place a user reads why.
+        "message": error.message if error else None,
         "http_status": error.http_status if error else None,
         "latency_ms": round(seconds * 1000, 1),
     })

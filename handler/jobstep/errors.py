@@ -13,7 +13,7 @@ class Rule(NamedTuple):
     advice: str  # what to do
 
 
-_RETRY = "Will retry."
+RETRY_ADVICE = "Will retry."  # true only while the loop goes on: a TIMEOUT quotes the problem without it
 # API Gateway statuses: refusals of the function's own credentials are the gateway's fault as the caller sees
 # it (502); an error of the function's own set-up is 500.
 ERRORS: dict[ErrorType, Rule] = {
@@ -23,11 +23,11 @@ ERRORS: dict[ErrorType, Rule] = {
     ErrorType.INTERNAL: Rule(False, 500, "", ""),
     ErrorType.JOB_FAILED: Rule(False, 200, "", ""),
     ErrorType.MAX_WAIT: Rule(False, 200, "", ""),
-    ErrorType.TIMEOUT: Rule(True, 503, "The job API could not be read: {detail}", _RETRY),
-    ErrorType.CONNECTION: Rule(True, 503, "The job API could not be read: {detail}", _RETRY),
-    ErrorType.BAD_RESPONSE: Rule(True, 503, "The job API could not be read: {detail}", _RETRY),
-    ErrorType.THROTTLED: Rule(True, 503, "The job API is throttling requests", _RETRY),
-    ErrorType.UNAVAILABLE: Rule(True, 503, "The job API answered HTTP {status}", _RETRY),
+    ErrorType.TIMEOUT: Rule(True, 503, "The job API could not be read: {detail}", RETRY_ADVICE),
+    ErrorType.CONNECTION: Rule(True, 503, "The job API could not be read: {detail}", RETRY_ADVICE),
+    ErrorType.BAD_RESPONSE: Rule(True, 503, "The job API could not be read: {detail}", RETRY_ADVICE),
+    ErrorType.THROTTLED: Rule(True, 503, "The job API is throttling requests", RETRY_ADVICE),
+    ErrorType.UNAVAILABLE: Rule(True, 503, "The job API answered HTTP {status}", RETRY_ADVICE),
     ErrorType.NOT_FOUND: Rule(
         False, 404, "The job was not found",
         "Check job_id, project_id and region; a job is deleted about a day after it ends.",

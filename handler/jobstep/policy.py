@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Optional
 
 from . import progress
-from .errors import classify
+from .errors import RETRY_ADVICE, classify
 from .model import Error, ErrorType, Job, Poll, Progress, Reply, Status, Track, format_time, parse_time
 
 DEFAULT_MAX_WAIT = 3600
@@ -154,7 +154,7 @@ class Policy(NamedTuple):
 
 
 def _timeout_error(max_wait: int, status: str, started_at: datetime, problem: Optional[Error]) -> Error:
-    last = f" The last problem was: {problem.message}" if problem else ""
+    last = f" The last problem was: {problem.message.removesuffix(' ' + RETRY_ADVICE)}" if problem else ""
     message = (
         f"The job did not end within max_wait ({max_wait} s) of {format_time(started_at)}; its last known"
         f" status was {status}. Raise JOBSTEP_MAX_WAIT (or poll.max_wait) if it normally takes longer, or"

@@ -1,31 +1,52 @@
-"""The `jobstep` command: run the step on a laptop as an orchestrator would (demo, poll, invoke), and make
-what is deployed (package, flow)."""
+"""The `jobstep` command: run the step on a laptop as an orchestrator would (demo, poll, invoke), offline against
+the embedded simulator if you like (--simulate), and make and ship what is deployed (package, flow, deploy)."""
 
 import argparse
 import json
 import os
+import re
 import secrets
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, NamedTuple, Optional, TextIO
 
+from jobstep import __version__
 from jobstep.client import new_session
 from jobstep.config import ConfigError, load_config
-from jobstep.model import Status
+from jobstep.events import Query, read_trigger
+from jobstep.model import MAX_WAIT_LIMIT, Status, valid_id, valid_service_name
+from jobstep.services import DEFAULT_SERVICE, SERVICES
 from jobstep.step import Runtime, handle, read_code_file
 
+from . import deploy
 from .flow import definition, longest_wait
 from .local import LocalContext
 from .package import DEFAULT_OUT, PackageError, build
-from .simulator import JobSimulator
+from .simulator import JobSimulator, steady_job
 
 EXIT_CODES = {Status.SUCCESS: 0, Status.FAIL: 1}  # TIMEOUT, ERROR and anything else that ends the loop: 2
+FAILED = 2  # also argparse's code for a bad option
+INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT: 128 + 2
 
 
-def exit_code(result: dict[str, Any]) -> int:
-    return EXIT_CODES.get(result.get("status"), 2) if result.get("done") else 0
+def exit_code(answer: Any) -> int:
+    """0 for SUCCESS or not done yet, 1 for FAIL, 2 otherwise; a Kafka batch exits by its worst result, an API
+    Gateway response by the result in its body (every body jobstep answers is one)."""
+    if isinstance(answer, list):
+        return max((exit_code(item) for item in answer), default=0)
+    if not isinstance(answer, dict):
+        return FAILED
+    if "statusCode" in answer:
+        try:
+            return exit_code(json.loads(answer.get("body") or ""))
+        except ValueError:
+            return FAILED
+    return EXIT_CODES.get(answer.get("status"), FAILED) if answer.get("done") else 0
 
 
 def progress_line(result: dict[str, Any]) -> str:
@@ -75,6 +96,34 @@ def run_loop(
     return result
 
 
+def looped(event: Any, invoke: Callable[[Any], dict[str, Any]], sleep: Callable[[float], None],
+           progress: Callable[[dict[str, Any]], None], out: TextIO, err: TextIO) -> int:
+    """The loop, its final result printed; on Ctrl-C the last result instead, which resumes the loop."""
+    seen: list[dict[str, Any]] = []
+
+    def shown(result: dict[str, Any]) -> None:
+        seen[:] = [result]
+        progress(result)
+
+    try:
+        result = run_loop(event, invoke, sleep, shown)
+    except KeyboardInterrupt:
+        if not seen:
+            print("jobstep: interrupted before the first answer", file=err)
+            return INTERRUPTED
+        print(json.dumps(seen[0], indent=2), file=out)
+        print(f"jobstep: interrupted after call {seen[0]['poll']['attempt']}; the result printed is the loop's state:"
+              " save it and go on with `jobstep poll --resume FILE`", file=err)
+        return INTERRUPTED
+    print(json.dumps(result, indent=2), file=out)
+    return exit_code(result)
+
+
+def _keys() -> tuple[str, str, str]:
+    """An agency-style temporary key for the embedded simulator: access key, secret key, security token."""
+    return secrets.token_hex(10).upper(), secrets.token_urlsafe(30), secrets.token_urlsafe(60)
+
+
 DEMO_SECONDS = 5.0
 # The demo job's sub-jobs (classic ELB's shape: entities.sub_jobs), and the second each one ends at.
 DEMO_SUB_JOBS = (("createListener", 2.0), ("addMember", 3.0), ("addMember", 4.0), ("createHealthCheck", 5.0))
@@ -86,10 +135,10 @@ def demo_sub_jobs(elapsed: float) -> dict[str, Any]:
                          for number, (job_type, ends) in enumerate(DEMO_SUB_JOBS)]}
 
 
-def demo(out: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
+def demo(out: TextIO, err: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
     """The whole loop against the embedded simulator, signed with an agency-style temporary key."""
     project_id = uuid.uuid4().hex
-    ak, sk, token = secrets.token_hex(10).upper(), secrets.token_urlsafe(30), secrets.token_urlsafe(60)
+    ak, sk, token = _keys()
     with JobSimulator(project_id, {ak: (sk, token)}) as simulator:
         job = simulator.add_job(uuid.uuid4().hex, init_seconds=1.0, run_seconds=DEMO_SECONDS - 1.0,
                                 script=demo_sub_jobs)
@@ -98,56 +147,118 @@ def demo(out: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
         print(f"jobstep demo: a simulated job API at {simulator.base_url} checks every signature", file=out)
         print(f"job {job.job_id}: INIT for 1 s, then RUNNING while its {len(DEMO_SUB_JOBS)} sub-jobs end one by one,"
               f" then SUCCESS after {DEMO_SECONDS:.0f} s", file=out)
-        result = run_loop(
-            {"job_id": job.job_id},
-            lambda event: handle(event, LocalContext(ak, sk, token), runtime),
-            sleep,
-            lambda answer: print("  " + progress_line(answer), file=out, flush=True),
-        )
+        try:
+            result = run_loop(
+                {"job_id": job.job_id},
+                lambda event: handle(event, LocalContext(ak, sk, token), runtime),
+                sleep,
+                lambda answer: print("  " + progress_line(answer), file=out, flush=True),
+            )
+        except KeyboardInterrupt:
+            print("jobstep demo: interrupted", file=err)
+            return INTERRUPTED
         rejected = sum(1 for seen in simulator.seen if seen.verdict)
         print(f"{len(simulator.seen)} signed requests, {rejected} rejected; the final result:", file=out)
     print(json.dumps(result, indent=2), file=out)
     return exit_code(result)
 
 
+class Simulation(NamedTuple):
+    """--simulate: how long the simulated job runs, and how it ends."""
+
+    seconds: float
+    outcome: str  # SUCCESS or FAIL
+
+
+class Edge(NamedTuple):
+    """Where the handler's calls go: the environment it reads, and a new context (keys, time left) per call."""
+
+    environ: dict[str, str]
+    context: Callable[[], LocalContext]
+
+
+@contextmanager
+def edge(event: Any, simulation: Optional[Simulation]) -> Iterator[Edge]:
+    """The real cloud (this shell's environment and keys), or with `simulation` an embedded job API on loopback
+    that knows every job the event names, each a steady job of its own service, signed with a temporary key."""
+    if simulation is None:
+        yield Edge(dict(os.environ), LocalContext)
+        return
+    queries = [job for job in read_trigger(event, datetime.now(timezone.utc)).jobs if isinstance(job, Query)]
+    default = os.environ.get("JOBSTEP_SERVICE") or DEFAULT_SERVICE
+    project_id = next((query.project_id for query in queries if query.project_id), None) or uuid.uuid4().hex
+    ak, sk, token = _keys()
+    with JobSimulator(project_id, {ak: (sk, token)}) as simulator:
+        for query in queries:
+            service = query.service or default
+            if service in SERVICES:  # any other name gets the handler's own answer to it
+                simulator.add_job(query.job_id, **steady_job(service, SERVICES[service], *simulation))
+        # The delay knobs stay; keys, project and endpoint are the simulator's.
+        knobs = {name: value for name, value in os.environ.items() if name.startswith("JOBSTEP_")}
+        yield Edge({**knobs, "JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": project_id},
+                   lambda: LocalContext(ak, sk, token))
+
+
+def read_event(source: str, stdin: TextIO) -> Any:
+    """An event given inline (JSON that starts with { or [), as - for standard input, or as a file's path."""
+    if source.lstrip().startswith(("{", "[")):
+        return json.loads(source)
+    if source == "-":
+        return json.load(stdin)
+    with open(source, encoding="utf-8") as text:
+        return json.load(text)
+
+
+def _event_problem(command: str, source: str, exc: Exception) -> str:
+    where = "the inline JSON" if source.lstrip().startswith(("{", "[")) else source
+    return f"jobstep {command}: cannot read a JSON event from {where}: {exc}"
+
+
 def poll(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
-    event: dict[str, Any] = {"job_id": args.job_id}
-    if args.region:
-        event["region"] = args.region
-    if args.project_id:
-        event["project_id"] = args.project_id
-    if args.max_wait:
-        event["poll"] = {"max_wait": args.max_wait}
-    # On a terminal a progress line per call; otherwise the function's own JSON log lines.
-    if err.isatty():
-        log, progress = (lambda line: None), (lambda answer: print(progress_line(answer), file=err, flush=True))
+    if args.resume is not None:
+        try:
+            event = read_event(args.resume, sys.stdin)
+        except (OSError, ValueError) as exc:
+            print(_event_problem("poll", args.resume, exc), file=err)
+            return FAILED
     else:
-        log, progress = (lambda line: print(line, file=err)), (lambda answer: None)
-    runtime = Runtime(session=new_session(), log=log)
-    result = run_loop(event, lambda step_event: handle(step_event, LocalContext(), runtime), sleep, progress)
-    print(json.dumps(result, indent=2), file=out)
-    return exit_code(result)
+        event = {"job_id": args.job_id}
+        for name in ("region", "project_id", "service"):
+            if getattr(args, name):
+                event[name] = getattr(args, name)
+        if args.max_wait:
+            event["poll"] = {"max_wait": args.max_wait}
+    with edge(event, args.simulation) as where:
+        # On a terminal a progress line per call; otherwise the function's own JSON log lines.
+        if err.isatty():
+            log, progress = (lambda line: None), (lambda answer: print(progress_line(answer), file=err, flush=True))
+        else:
+            log, progress = (lambda line: print(line, file=err, flush=True)), (lambda answer: None)
+        runtime = Runtime(session=new_session(), environ=where.environ, log=log)
+        return looped(event, lambda step_event: handle(step_event, where.context(), runtime), sleep, progress, out, err)
 
 
-def invoke(path: str, out: TextIO, err: TextIO) -> int:
+def invoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        with (sys.stdin if path == "-" else open(path, encoding="utf-8")) as source:
-            event = json.load(source)
+        event = read_event(args.event, sys.stdin)
     except (OSError, ValueError) as exc:
-        print(f"jobstep invoke: cannot read a JSON event from {path}: {exc}", file=err)
-        return 2
-    runtime = Runtime(session=new_session(), log=lambda line: print(line, file=err))
-    result = handle(event, LocalContext(), runtime)
+        print(_event_problem("invoke", args.event, exc), file=err)
+        return FAILED
+    with edge(event, args.simulation) as where:
+        runtime = Runtime(session=new_session(), environ=where.environ, log=lambda line: print(line, file=err))
+        result = handle(event, where.context(), runtime)
     print(json.dumps(result, indent=2), file=out)
     return exit_code(result)
 
 
 def package(path: Path, out: TextIO, err: TextIO) -> int:
+    if path.is_dir():
+        path = path / DEFAULT_OUT.name
     try:
         built = build(path)
-    except PackageError as exc:
+    except (PackageError, OSError) as exc:
         print(f"jobstep package: {exc}", file=err)
-        return 2
+        return FAILED
     print(f"built {built.path}: {built.size:,} bytes, {built.files} files, dependencies for Python {built.python}",
           file=out)
     print(f"left out of pip's install: {', '.join(built.left_out)}", file=out)
@@ -166,43 +277,133 @@ def flow(urn: str, max_wait: Optional[int], out: TextIO, err: TextIO) -> int:
         body = definition(urn, config.policy, max_wait or min(config.max_wait, longest_wait(config.policy)))
     except (ConfigError, ValueError) as exc:
         print(f"jobstep flow: {exc}", file=err)
-        return 2
+        return FAILED
     print(json.dumps(body, indent=2), file=out)
     return 0
 
 
+# Options are checked as they are typed, so that a mistake is named by the option the user wrote (argparse's
+# "argument --max-wait: ...") rather than by the field of the event it would have become.
+def _seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 1 <= value <= MAX_WAIT_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_WAIT_LIMIT} seconds, not {value}")
+    return value
+
+
+def _job_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 86400 seconds, not {text}")
+    return value
+
+
+def _checked(check: Callable[[str], bool], what: str) -> Callable[[str], str]:
+    def read(text: str) -> str:
+        if not check(text):
+            raise argparse.ArgumentTypeError(f"{text!r:.80} is not {what}")
+        return text
+    return read
+
+
+# FunctionGraph's function model: urn:fss:<region>:<project id>:function:<package>:<name>[:<version or alias>]
+# (https://support.huaweicloud.com/intl/en-us/api-functiongraph/functiongraph_06_0102.html).
+_FUNCTION_URN = re.compile(r"urn:fss:[^:\s]+:[^:\s]+:function:[^:\s]+:[^:\s]+(:[^:\s]+)?")
+_JOB_ID = _checked(valid_id, "a job id (1-64 letters, digits or -)")
+_SERVICE = _checked(valid_service_name, "a service name (see the README's table)")
+_URN = _checked(lambda text: _FUNCTION_URN.fullmatch(text) is not None,
+                "a function URN (urn:fss:<region>:<project id>:function:<package>:<name>)")
+
+
+def _simulation_options(command: argparse.ArgumentParser) -> None:
+    offline = command.add_argument_group("try it offline")
+    offline.add_argument("--simulate", action="store_true",
+                         help="answer from an embedded job API on loopback instead of the cloud (no account needed)")
+    offline.add_argument("--job-seconds", type=_job_seconds,
+                         help=f"how long the simulated job runs (default {DEMO_SECONDS:.0f})")
+    offline.add_argument("--job-fails", action="store_true", help="the simulated job ends with FAIL")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="jobstep", description=__doc__)
-    commands = top.add_subparsers(dest="command", required=True)
+    top.add_argument("--version", action="version", version=f"jobstep {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("demo", help="run the loop against an embedded simulator of the job API (no account needed)")
     polling = commands.add_parser("poll", help="call the step until the job ends; exit 0 SUCCESS, 1 FAIL, 2 otherwise")
-    polling.add_argument("job_id")
+    polling.add_argument("job_id", nargs="?", type=_JOB_ID, help="the job to wait for")
+    polling.add_argument("--resume", metavar="RESULT",
+                         help="go on from a result printed before (a file, - for standard input, or inline JSON)")
+    polling.add_argument("--service", type=_SERVICE, help=f"the job's API (default: JOBSTEP_SERVICE or"
+                         f" {DEFAULT_SERVICE})")
     polling.add_argument("--region", help="e.g. ap-southeast-1 (default: JOBSTEP_REGION)")
     polling.add_argument("--project-id", help="default: HUAWEICLOUD_SDK_PROJECT_ID")
-    polling.add_argument("--max-wait", type=int, help="seconds before giving up with TIMEOUT (default 3600)")
+    polling.add_argument("--max-wait", type=_seconds, help="seconds before giving up with TIMEOUT (default 3600)")
+    _simulation_options(polling)
     invoking = commands.add_parser("invoke", help="one call of the handler with a local context")
-    invoking.add_argument("event", help="a JSON event file, or - for standard input")
+    invoking.add_argument("event", help="the event: a JSON file, - for standard input, or inline JSON")
+    _simulation_options(invoking)
     packaging = commands.add_parser("package", help="build the FunctionGraph code package (ZIP) for template.yaml")
-    packaging.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    packaging.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"a file or a folder (default: {DEFAULT_OUT})")
     flowing = commands.add_parser("flow", help="print a function flow (workflows API body) that loops the step")
-    flowing.add_argument("--function-urn", required=True, help="the deployed function's URN")
-    flowing.add_argument("--max-wait", type=int, help="seconds the flow waits at most (default: JOBSTEP_MAX_WAIT,"
+    flowing.add_argument("--function-urn", required=True, type=_URN, help="the deployed function's URN")
+    flowing.add_argument("--max-wait", type=_seconds, help="seconds the flow waits at most (default: JOBSTEP_MAX_WAIT,"
                          " or as long as 100 states allow)")
+    deploy.add_parser(commands)
+    for command in commands.choices.values():
+        command.set_defaults(usage=command)  # a rule that spans options is reported with its command's usage
     return top
 
 
+def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    """The options, with the rules that span several of them; argparse exits 2 with a usage line otherwise."""
+    args = parser().parse_args(argv)
+    if args.command in ("poll", "invoke"):
+        given = [option for option, value in (("--job-seconds", args.job_seconds is not None),
+                                              ("--job-fails", args.job_fails)) if value]
+        if given and not args.simulate:
+            args.usage.error(f"{' and '.join(given)}: only a simulated job has this; add --simulate")
+        seconds = DEMO_SECONDS if args.job_seconds is None else args.job_seconds
+        args.simulation = Simulation(seconds, "FAIL" if args.job_fails else "SUCCESS") if args.simulate else None
+    if args.command == "poll":
+        if (args.job_id is None) == (args.resume is None):
+            args.usage.error("give a JOB_ID, or --resume RESULT to go on from a result printed before")
+        if args.resume is not None:
+            clashing = [option for option, name in (("--service", "service"), ("--region", "region"),
+                                                     ("--project-id", "project_id"), ("--max-wait", "max_wait"))
+                        if getattr(args, name)]
+            if clashing:
+                args.usage.error(f"{', '.join(clashing)} cannot change a resumed loop: the result carries its own")
+    return args
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "demo": lambda args: demo(sys.stdout),
+    "demo": lambda args: demo(sys.stdout, sys.stderr),
     "poll": lambda args: poll(args, sys.stdout, sys.stderr),
-    "invoke": lambda args: invoke(args.event, sys.stdout, sys.stderr),
+    "invoke": lambda args: invoke(args, sys.stdout, sys.stderr),
     "package": lambda args: package(args.out, sys.stdout, sys.stderr),
     "flow": lambda args: flow(args.function_urn, args.max_wait, sys.stdout, sys.stderr),
+    "deploy": lambda args: deploy.run(args, sys.stdout, sys.stderr),
 }
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    return COMMANDS[args.command](args)
+    args = parse(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:  # a command between its own checkpoints (a package build, say)
+        print(f"jobstep {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's exit-time flush from failing again
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ def _query(index: int, transition: str) -> dict[str, Any]:
         "id": f"query_{index}",
         "name": f"query {index}",
         "type": "Operation",
+        "end": False,
         "action_mode": "sequential",
         "actions": [{"function_ref": {"ref_name": FUNCTION_NAME, "invoke_mode": "sync", "arguments": arguments}}],
         "on_errors": [{"error": "$.done == true", "transition": END}],
@@ -72,10 +73,12 @@ def definition(function_urn: str, policy: Policy, max_wait: int, name: str = "jo
     states: list[dict[str, Any]] = []
     for index, delay in enumerate(delays, start=1):
         states.append(_query(index, f"sleep_{index}"))
-        states.append({"id": f"sleep_{index}", "name": f"sleep {index}", "type": "Sleep", "duration": delay,
-                       "transition": f"query_{index + 1}"})
+        states.append({"id": f"sleep_{index}", "name": f"sleep {index}", "type": "Sleep", "end": False, "actions": [],
+                       "duration": delay, "transition": f"query_{index + 1}"})
     states.append(_query(len(delays) + 1, END))
-    states.append({"id": END, "name": END, "type": "End", "end": True})
+    # `end`, `transition` and `actions` on every state: huaweicloudsdkfunctiongraph's OperationState marks them
+    # required, and the API reference's CreateWorkflow example (functiongraph_06_1004) sends them on every state.
+    states.append({"id": END, "name": END, "type": "End", "end": True, "transition": "", "actions": []})
     return {
         "name": name,
         "description": f"Query a job until it ends, for up to {max_wait} s (made by `jobstep flow`).",

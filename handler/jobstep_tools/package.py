@@ -6,11 +6,13 @@ recording the files of sys.modules. tests/test_package.py runs the packaged hand
 checks that every jobstep and huaweicloudsdkcore module shipped is one it loads.
 """
 
+import os
 import re
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -74,6 +76,21 @@ def function_python(version: str) -> Optional[str]:
     return None
 
 
+def compiler_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The compiler's environment: a fixed hash seed, and none of our PYTHON* settings.
+
+    Python before 3.11 marshals a frozenset constant (`x in {"a", "b"}` compiles to one) in iteration
+    order, which follows the per-process random string hash: the same source gave different .pyc bytes
+    on every build (https://github.com/python/cpython/issues/81777, fixed in 3.11 by sorting). A fixed
+    PYTHONHASHSEED fixes that order (https://docs.python.org/3.9/using/cmdline.html#envvar-PYTHONHASHSEED),
+    but -I ignores every PYTHON* variable, that one too (same page, #cmdoption-I). So the isolation -I
+    gave is rebuilt by hand: -s for the user site, no PYTHON* from here for -E, and an empty working
+    directory for the sys.path entry -m adds.
+    """
+    clean = {name: value for name, value in environ.items() if not name.startswith("PYTHON")}
+    return {**clean, "PYTHONHASHSEED": "0"}
+
+
 def compile_bytecode(python: str, files: dict[str, Path], staging: Path) -> dict[str, Path]:
     """The .pyc of every module, compiled by the function's Python: without them a cold start compiles
     all the sources first (220 ms against 103 ms to import the handler, measured on Python 3.9).
@@ -81,10 +98,11 @@ def compile_bytecode(python: str, files: dict[str, Path], staging: Path) -> dict
     for name, path in files.items():
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
         (staging / name).write_bytes(path.read_bytes())
-    command = [python, "-I", "-m", "compileall", "-q", "-d", FUNCTION_CODE_ROOT,
+    command = [python, "-s", "-m", "compileall", "-q", "-d", FUNCTION_CODE_ROOT,
                "--invalidation-mode", "unchecked-hash", str(staging)]
-    if subprocess.run(command).returncode != 0:
-        raise PackageError(f"{python} could not compile the package (its messages are above)")
+    with tempfile.TemporaryDirectory() as empty:  # the working directory -m puts first on sys.path
+        if subprocess.run(command, env=compiler_environ(os.environ), cwd=empty).returncode != 0:
+            raise PackageError(f"{python} could not compile the package (its messages are above)")
     return {path.relative_to(staging).as_posix(): path for path in staging.rglob("*.pyc")}
 
 

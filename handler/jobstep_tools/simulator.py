@@ -5,6 +5,7 @@ queued to be served before the normal answers. It backs `jobstep demo`, the test
 """
 
 import json
+import math
 import re
 import socket
 import ssl
@@ -19,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Union
 from urllib.parse import parse_qsl
 
-from jobstep.services import SERVICES, JobApi
+from jobstep.services import ALIASES, BUILT_IN, SERVICES, JobApi
 
 from . import sigcheck
 
@@ -102,6 +103,46 @@ class SimJob:
             if name in values and (values[name] is not None or name in ("error_code", "fail_reason")):
                 job = _put(job, path, values[name])
         return _put({"request_id": "0" * 32} if api.job else {}, api.job, job)
+
+
+def _word(words: list[str], wanted: tuple[str, ...], otherwise: str) -> str:
+    return next((word for word in words if word.upper() in wanted), otherwise)
+
+
+def steady_job(service: str, api: JobApi, seconds: float, outcome: str, sub_jobs: int = 4) -> dict[str, Any]:
+    """The timeline of a job that runs `seconds` and ends with `outcome` (SUCCESS or FAIL), said in its service's
+    own words (the registry entry's), and that reports progress wherever its service does: a percent rising evenly
+    and sub-jobs ending one by one. `jobstep poll --simulate` and `invoke --simulate` serve it."""
+    entry = BUILT_IN.get(ALIASES.get(service, service), {})
+    running = entry.get("running", ["RUNNING"])
+    said = {"SUCCESS": entry.get("success"), "FAIL": entry.get("failure")}[outcome]
+    ended = said[0] if said else next(word for word, meaning in api.outcomes if meaning == outcome)
+    done = (entry.get("success") or [next(word for word, meaning in api.outcomes if meaning == "SUCCESS")])[0]
+    busy = _word(running, ("RUNNING",), running[0])
+    init_seconds = min(1.0, seconds / 5)
+
+    def fields(elapsed: float) -> dict[str, Any]:
+        # Under 100 % while it runs, 100 % once it has ended.
+        share = 1.0 if elapsed >= seconds else min(0.99, max(0.0, (elapsed - init_seconds) / (seconds - init_seconds)))
+        listed = [{"job_id": f"sub-{number}", "job_type": "step",
+                   "status": done if elapsed >= init_seconds + (number + 1) * (seconds - init_seconds) / sub_jobs
+                   else busy} for number in range(sub_jobs)]
+        shaped = []
+        for sub in listed:
+            tree: Any = {}
+            for name, path in api.sub_job:
+                if name in sub:
+                    tree = _put(tree, path, sub[name])
+            shaped.append(tree)
+        percent = math.floor(100 * share)
+        return {"progress": percent / 100 if api.progress_scale == "fraction" else f"{percent}%",
+                "sub_jobs": shaped, "sub_jobs_total": sub_jobs}
+
+    failed = outcome == "FAIL"
+    return {"service": service, "init_seconds": init_seconds, "run_seconds": seconds - init_seconds,
+            "statuses": (_word(running, ("INIT", "INITIALIZING", "WAITING"), busy), busy), "outcome": ended,
+            "error_code": "SIM.0001" if failed else None, "fail_reason": "a simulated failure" if failed else None,
+            "entities": {}, "script": fields}
 
 
 @dataclass(frozen=True)

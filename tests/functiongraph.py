@@ -1,0 +1,474 @@
+"""A stand-in for FunctionGraph's v2 API over real HTTP on 127.0.0.1: the paths `jobstep deploy` calls through
+huaweicloudsdkfunctiongraph, with functions and flows kept in memory.
+
+It does what Huawei Cloud documents, and where the documents are silent it takes the reading that is hardest on
+the caller:
+- Every request must carry a valid SDK-HMAC-SHA256 signature (checked by jobstep_tools.sigcheck, written from the
+  signing guide and independent of the SDK's signer), and the token of temporary keys; else 401 with the API
+  gateway's body, as the job simulator answers.
+- Bodies and queries are read strictly into the SDK's own models (v2/model/*.py: openapi_types, attribute_map):
+  an unknown key, a wrong type or a missing required field is 400 FSS.0400. "Required" is what the SDK's generator
+  marks so: the fields its model's __init__ assigns unconditionally (optional ones are behind `if x is not None`).
+  A query parameter the request model does not have is 400 FSS.1001 ("Invalid query parameter").
+- CreateFunction (functiongraph_06_0108): the name rule (FSS.1002), a handler with a '.', a runtime of the list,
+  a memory size of the list (FSS.1007), code_filename and func_code.file in base64 for code_type zip; a name that
+  exists is 409 FSS.0409 (the error codes, functiongraph_06_1320). user_data must be a JSON object of strings
+  (the API's own answers show it so, functiongraph_06_0111).
+- ListFunctions pages with marker / maxitems (at most 400, 0 or more means 400) and answers next_marker and count
+  (functiongraph_06_0105); ListWorkflow pages with offset / limit (at most 200) and answers total and size
+  (functiongraph_06_1003). Neither reference says whether the name filter (func_name, workflow_name) matches
+  exactly: here it matches any name that contains it, so the caller must pick the exact name itself.
+- Answers are shaped by the SDK's response models and checked against them; URNs come in the forms the reference's
+  examples show: with ':latest' from CreateFunction and UpdateFunctionCode (functiongraph_06_0110), without a version
+  from ListFunctions and UpdateFunctionConfig (functiongraph_06_0111); a path takes either form.
+- CreateWorkflow answers 201 (its example, functiongraph_06_1004); a flow name that exists is 409 FSS.0409.
+"""
+
+import base64
+import binascii
+import hashlib
+import inspect
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple, Optional
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+import huaweicloudsdkfunctiongraph.v2.model as models
+from jobstep_tools import sigcheck
+
+_SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
+_REQUIRED = re.compile(r"^        self\.(\w+) = \1$", re.MULTILINE)
+# CreateFunction's rules (functiongraph_06_0108, and the SDK's CreateFunctionRequestBody docstring).
+_FUNCTION_NAME = re.compile(r"[A-Za-z]([A-Za-z0-9_-]{0,58}[A-Za-z0-9])?")
+RUNTIMES = frozenset({"Java8", "Java11", "Java17", "Python2.7", "Python3.6", "Python3.9", "Python3.10", "Python3.12",
+                      "Go1.x", "Node.js14.18", "Node.js16.17", "Node.js18.15", "Node.js20.15", "C#(.NET Core 3.1)",
+                      "C#(.NET Core 6.0)", "Custom", "PHP7.3", "PHP8.3", "http", "Custom Image", "Cangjie1.0"})
+MEMORY_SIZES = frozenset({128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096})
+USER_DATA_LIMIT = 4096  # "总长度不超过4KB"
+
+
+class Invalid(Exception):
+    """An error answer: HTTP status, FunctionGraph's error_code, error_msg."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _bad(message: str) -> Invalid:
+    return Invalid(400, "FSS.0400", f"Invalid parameter. {message}")
+
+
+@cache
+def required(kind: str) -> frozenset:
+    """The JSON names of the fields the SDK's model `kind` marks required."""
+    cls = getattr(models, kind)
+    attributes = set(_REQUIRED.findall(inspect.getsource(cls.__init__)))
+    return frozenset(cls.attribute_map[name] for name in attributes)
+
+
+def load(kind: str, data: Any, where: str = "$") -> None:
+    """Refuse `data` unless it reads into the SDK's model `kind` exactly: no unknown key, every required field,
+    every value of its declared type."""
+    if kind.startswith("list["):
+        if not isinstance(data, list):
+            raise _bad(f"{where} must be an array")
+        for index, item in enumerate(data):
+            load(kind[5:-1], item, f"{where}[{index}]")
+        return
+    if kind.startswith("dict("):
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise _bad(f"{where} must be an object of strings")
+        return
+    simple = {"str": str, "bool": bool, "datetime": str}
+    if kind in simple:
+        if not isinstance(data, simple[kind]):
+            raise _bad(f"{where} must be a {kind}")
+        return
+    if kind == "int":
+        if not isinstance(data, int) or isinstance(data, bool):
+            raise _bad(f"{where} must be an integer")
+        return
+    if kind == "object":
+        return
+    cls = getattr(models, kind)
+    if not isinstance(data, dict):
+        raise _bad(f"{where} must be an object ({kind})")
+    attributes = {json_name: attribute for attribute, json_name in cls.attribute_map.items()}
+    unknown = sorted(set(data) - set(attributes))
+    if unknown:
+        raise _bad(f"{where} has unknown field(s) {', '.join(unknown)} ({kind})")
+    missing = sorted(required(kind) - set(data))
+    if missing:
+        raise _bad(f"{where} lacks the required field(s) {', '.join(missing)} ({kind})")
+    for key, value in data.items():
+        load(cls.openapi_types[attributes[key]], value, f"{where}.{key}")
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())  # the API's own format, e.g. "2019-10-25 15:37:27"
+
+
+class Function(NamedTuple):
+    name: str
+    urn: str  # without a version
+    settings: dict[str, Any]  # the configuration as last sent (CreateFunction, UpdateFunctionConfig)
+    code: bytes
+    code_filename: str
+    last_modified: str
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return json.loads(self.settings.get("user_data") or "{}")
+
+
+class Workflow(NamedTuple):
+    id: str
+    name: str
+    body: dict[str, Any]
+    created_time: str
+    updated_time: str
+
+
+class Seen(NamedTuple):
+    method: str
+    path: str  # percent-decoded, as the SDK's caller wrote it
+    query: tuple[tuple[str, str], ...]
+    verdict: Optional[str]  # None when the signature checked out
+
+    @property
+    def target(self) -> str:
+        return self.path + ("?" + urlencode(self.query) if self.query else "")
+
+
+class Fault(NamedTuple):
+    """An error answer served once, instead of the normal one, to the first signed request that matches."""
+
+    method: str
+    path: re.Pattern  # over the decoded path
+    status: int
+    code: str
+    message: str
+
+
+_ROUTES = (
+    ("functions", re.compile(r"/v2/(?P<project>[^/]+)/fgs/functions")),
+    ("function_code", re.compile(r"/v2/(?P<project>[^/]+)/fgs/functions/(?P<urn>[^/]+)/code")),
+    ("function_config", re.compile(r"/v2/(?P<project>[^/]+)/fgs/functions/(?P<urn>[^/]+)/config")),
+    ("workflows", re.compile(r"/v2/(?P<project>[^/]+)/fgs/workflows")),
+    ("workflow", re.compile(r"/v2/(?P<project>[^/]+)/fgs/workflows/(?P<id>[^/]+)")),
+)
+# Each (route, method): the handler, the SDK's request model for the query, the body model.
+_OPERATIONS = {
+    ("functions", "GET"): ("_list_functions", "ListFunctionsRequest", None),
+    ("functions", "POST"): ("_create_function", "CreateFunctionRequest", "CreateFunctionRequestBody"),
+    ("function_code", "PUT"): ("_update_code", "UpdateFunctionCodeRequest", "UpdateFunctionCodeRequestBody"),
+    ("function_config", "PUT"): ("_update_config", "UpdateFunctionConfigRequest", "UpdateFunctionConfigRequestBody"),
+    ("workflows", "GET"): ("_list_workflows", "ListWorkflowRequest", None),
+    ("workflows", "POST"): ("_create_workflow", "CreateWorkflowRequest", "WorkflowCreateBody"),
+    ("workflow", "PUT"): ("_update_workflow", "UpdateWorkFlowRequest", "WorkflowCreateBody"),
+}
+_PATH_PARAMETERS = {"function_urn", "workflow_id", "body"}
+
+
+class FunctionGraphStandIn:
+    """FunctionGraph for one project of one region on 127.0.0.1. `keys` maps each access key to (secret key, token
+    or None). `page_size` lowers the most a list page holds (the API's most is 400), to make paging visible."""
+
+    def __init__(self, project_id: str, keys: dict[str, tuple[str, Optional[str]]], region: str = "ap-southeast-1",
+                 page_size: int = 400):
+        self.project_id, self.keys, self.region, self.page_size = project_id, dict(keys), region, page_size
+        self.functions: dict[str, Function] = {}  # by name
+        self.workflows: dict[str, Workflow] = {}  # by id
+        self.seen: list[Seen] = []
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "FunctionGraphStandIn":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def urn(self, name: str) -> str:
+        return f"urn:fss:{self.region}:{self.project_id}:function:default:{name}"
+
+    def add_function(self, name: str, code: bytes = b"PK\x05\x06" + bytes(18)) -> Function:
+        """A function made elsewhere (the console, another tool)."""
+        settings = {"func_name": name, "package": "default", "runtime": "Python3.9", "timeout": 3,
+                    "handler": "index.handler", "memory_size": 128}
+        function = Function(name, self.urn(name), settings, code, "code.zip", _stamp())
+        self.functions[name] = function
+        return function
+
+    def add_workflow(self, name: str) -> Workflow:
+        workflow = Workflow(uuid.uuid4().hex, name, {"name": name}, _stamp(), _stamp())
+        self.workflows[workflow.id] = workflow
+        return workflow
+
+    def fail(self, method: str, path: str, status: int, code: str, message: str) -> None:
+        self.faults.append(Fault(method, re.compile(path), status, code, message))
+
+    # ---- the API ---------------------------------------------------------------------------------------------------
+
+    def answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        parts = urlsplit(target)
+        path, query = unquote(parts.path), tuple(parse_qsl(parts.query, keep_blank_values=True))
+        verdict = sigcheck.verify(method, target, headers, body, self._secret_for)
+        with self._lock:
+            self.seen.append(Seen(method, path, query, verdict))
+        if verdict:
+            return 401, {"error_code": "APIGW.0301", "error_msg": _SIGNATURE_FAIL, "request_id": uuid.uuid4().hex}
+        access_key = sigcheck.parse_authorization(lowered["authorization"])[0]
+        token = self.keys[access_key][1]
+        if token is not None and lowered.get("x-security-token") != token:
+            return 401, {"error_code": "APIGW.0301",
+                         "error_msg": "Incorrect IAM authentication information: invalid token"}
+        try:
+            return self._route(method, path, query, lowered, body)
+        except Invalid as problem:
+            return problem.status, {"error_code": problem.code, "error_msg": problem.message,
+                                    "request_id": uuid.uuid4().hex}
+
+    def _secret_for(self, access_key: str) -> Optional[str]:
+        return self.keys[access_key][0] if access_key in self.keys else None
+
+    def _route(self, method: str, path: str, query: tuple, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
+        for name, pattern in _ROUTES:
+            match = pattern.fullmatch(path)
+            if match and (name, method) in _OPERATIONS:
+                break
+        else:
+            raise Invalid(404, "APIG.0101", "The API does not exist or has not been published")
+        if match["project"] != self.project_id or headers.get("x-project-id", self.project_id) != self.project_id:
+            raise Invalid(403, "APIGW.0302", "The IAM user is not authorized to access the project")
+        with self._lock:
+            for fault in self.faults:
+                if fault.method == method and fault.path.search(path):
+                    self.faults.remove(fault)
+                    raise Invalid(fault.status, fault.code, fault.message)
+        handler, request_model, body_model = _OPERATIONS[(name, method)]
+        accepted = set(getattr(models, request_model).attribute_map.values()) - _PATH_PARAMETERS
+        unknown = sorted({key for key, _ in query} - accepted)
+        if unknown:
+            raise Invalid(400, "FSS.1001", f"Invalid query parameter. {', '.join(unknown)}")
+        data = None
+        if body_model is not None:
+            if not headers.get("content-type", "").startswith("application/json"):
+                raise Invalid(406, "FSS.0406", "Not acceptable. The body must be application/json")
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise Invalid(406, "FSS.0406", "Not acceptable. The body is not JSON") from None
+            load(body_model, data)
+        with self._lock:
+            return getattr(self, handler)(match.groupdict(), dict(query), data)
+
+    def _function(self, urn: str) -> Function:
+        for function in self.functions.values():
+            if urn in (function.urn, function.urn + ":latest"):
+                return function
+        raise Invalid(404, "FSS.0404", "The specified resource was not found.")
+
+    def _view(self, function: Function, kind: str, versioned: bool) -> dict[str, Any]:
+        settings = function.settings
+        view = {
+            "func_urn": function.urn + (":latest" if versioned else ""), "func_name": function.name,
+            "domain_id": "0" * 32, "namespace": self.project_id, "project_name": self.region,
+            "package": settings["package"], "runtime": settings["runtime"], "timeout": settings["timeout"],
+            "handler": settings["handler"], "memory_size": settings["memory_size"],
+            "cpu": settings["memory_size"] // 128 * 100 + 200,  # "内存/128 * 100 + 200" (functiongraph_06_0105)
+            "code_type": "zip", "code_filename": function.code_filename, "code_size": len(function.code),
+            "digest": hashlib.sha512(function.code).hexdigest(),  # the code's SHA-512 (functiongraph_06_0107)
+            "version": "latest", "image_name": "latest-" + function.last_modified.replace(" ", "-"),
+            "user_data": settings.get("user_data", ""), "xrole": settings.get("xrole", ""),
+            "description": settings.get("description", ""), "last_modified": function.last_modified,
+        }
+        names = set(getattr(models, kind).attribute_map.values())
+        view = {key: value for key, value in view.items() if key in names}
+        load(kind, view)  # the answer is the SDK's response model, exactly
+        return view
+
+    @staticmethod
+    def _code(data: dict[str, Any]) -> bytes:
+        if data["code_type"] != "zip":
+            raise _bad("code_type: only zip in this stand-in")
+        if not data.get("code_filename"):
+            raise _bad("code_filename is required when code_type is zip")
+        file = (data.get("func_code") or {}).get("file")
+        if not file:
+            raise _bad("func_code.file is required when code_type is zip")
+        try:
+            return base64.b64decode(file, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad("func_code.file must be base64") from None
+
+    @staticmethod
+    def _settings(data: dict[str, Any]) -> None:
+        if not _FUNCTION_NAME.fullmatch(data["func_name"]):
+            raise Invalid(400, "FSS.1002", "Invalid function name.")
+        if "." not in data["handler"]:
+            raise Invalid(400, "FSS.1003", "Invalid function handler.")
+        if data["runtime"] not in RUNTIMES:
+            raise Invalid(400, "FSS.1005", "Invalid runtime.")
+        if data["memory_size"] not in MEMORY_SIZES:
+            raise Invalid(400, "FSS.1007", "Invalid function memory.")
+        if not 3 <= data["timeout"] <= 259200:
+            raise _bad("timeout must be 3-259200 s")
+        user_data = data.get("user_data")
+        if user_data is not None:
+            try:
+                variables = json.loads(user_data)
+            except ValueError:
+                variables = None
+            if (not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values())
+                    or len(user_data) > USER_DATA_LIMIT):
+                raise _bad("user_data must be a JSON object of strings, at most 4096 characters")
+
+    def _list_functions(self, path: dict, query: dict, data: None) -> tuple[int, Any]:
+        marker, maxitems = query.get("marker", "0"), query.get("maxitems", "0")
+        if not marker.isdigit() or not maxitems.lstrip("-").isdigit() or int(maxitems) < 0:
+            raise Invalid(400, "FSS.1001", "Invalid query parameter.")
+        wanted = int(maxitems) if 0 < int(maxitems) <= 400 else 400
+        matching = [function for function in self.functions.values()
+                    if query.get("func_name", "") in function.name
+                    and query.get("package_name", function.settings["package"]) == function.settings["package"]]
+        start = int(marker)
+        page = matching[start:start + min(wanted, self.page_size)]
+        answer = {"functions": [self._view(function, "ListFunctionResult", False) for function in page],
+                  "next_marker": start + len(page), "count": len(matching)}
+        load("ListFunctionsResponse", answer)
+        return 200, answer
+
+    def _create_function(self, path: dict, query: dict, data: dict) -> tuple[int, Any]:
+        self._settings(data)
+        code = self._code(data)
+        if data["func_name"] in self.functions:
+            raise Invalid(409, "FSS.0409", "The specified resource already exists.")
+        settings = {key: value for key, value in data.items()
+                    if key not in ("code_type", "code_filename", "func_code")}
+        function = Function(data["func_name"], self.urn(data["func_name"]), settings, code, data["code_filename"],
+                            _stamp())
+        self.functions[function.name] = function
+        return 200, self._view(function, "CreateFunctionResponse", True)
+
+    def _update_code(self, path: dict, query: dict, data: dict) -> tuple[int, Any]:
+        function = self._function(path["urn"])
+        code = self._code(data)
+        function = function._replace(code=code, code_filename=data["code_filename"], last_modified=_stamp())
+        self.functions[function.name] = function
+        return 200, self._view(function, "UpdateFunctionCodeResponse", True)
+
+    def _update_config(self, path: dict, query: dict, data: dict) -> tuple[int, Any]:
+        function = self._function(path["urn"])
+        self._settings(data)
+        if data["func_name"] != function.name:
+            raise _bad("func_name is the function's name; a function cannot be renamed")
+        function = function._replace(settings={"package": function.settings["package"], **data},
+                                     last_modified=_stamp())
+        self.functions[function.name] = function
+        return 200, self._view(function, "UpdateFunctionConfigResponse", False)
+
+    def _workflow_view(self, workflow: Workflow, kind: str) -> dict[str, Any]:
+        view = {"id": workflow.id, "name": workflow.name, "description": workflow.body.get("description", ""),
+                "workflow_urn": f"urn:fss:{self.region}:{self.project_id}:workflow:default:{workflow.name}:latest",
+                "created_time": workflow.created_time, "updated_time": workflow.updated_time, "created_by": "deployer",
+                "enable_stream_response": False}
+        load(kind, view)
+        return view
+
+    @staticmethod
+    def _check_flow(data: dict) -> None:
+        # Limits of CreateWorkflow's body (functiongraph_06_1004): name 1-64, 1-100 states; and a graph that holds.
+        if not 0 < len(data["name"]) <= 64:
+            raise _bad("name must be 1-64 characters")
+        ids = [state["id"] for state in data["states"]]
+        if not 0 < len(ids) <= 100 or len(set(ids)) != len(ids) or data["start"] not in ids:
+            raise _bad("states: 1-100 states with distinct ids, start among them")
+        functions = {function["name"] for function in data["functions"]}
+        for state in data["states"]:
+            targets = [state["transition"]] + [on_error.get("transition") for on_error in state.get("on_errors") or []]
+            if any(target and target not in ids for target in targets):
+                raise _bad(f"state {state['id']} goes to a state that does not exist")
+            if any(action["function_ref"]["ref_name"] not in functions for action in state["actions"]
+                   if action.get("function_ref")):
+                raise _bad(f"state {state['id']} calls a function the flow does not list")
+
+    def _time(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # "yyyy-MM-ddTHH:mm:ssZ，UTC时间"
+
+    def _list_workflows(self, path: dict, query: dict, data: None) -> tuple[int, Any]:
+        try:
+            limit, offset = int(query.get("limit", "200")), max(int(query.get("offset", "0")), 0)
+        except ValueError:
+            raise Invalid(400, "FSS.1001", "Invalid query parameter.") from None
+        limit = min(max(limit, 1), 200, self.page_size)
+        matching = [workflow for workflow in self.workflows.values()
+                    if query.get("workflow_name", "") in workflow.name]
+        page = matching[offset:offset + limit]
+        answer = {"total": len(matching), "size": len(page),
+                  "workflows": [self._workflow_view(workflow, "WorkflowSimpleInfo") for workflow in page]}
+        load("ListWorkflowResponse", answer)
+        return 200, answer
+
+    def _create_workflow(self, path: dict, query: dict, data: dict) -> tuple[int, Any]:
+        self._check_flow(data)
+        if any(workflow.name == data["name"] for workflow in self.workflows.values()):
+            raise Invalid(409, "FSS.0409", "The specified resource already exists.")
+        workflow = Workflow(uuid.uuid4().hex, data["name"], data, self._time(), self._time())
+        self.workflows[workflow.id] = workflow
+        return 201, self._workflow_view(workflow, "CreateWorkflowResponse")
+
+    def _update_workflow(self, path: dict, query: dict, data: dict) -> tuple[int, Any]:
+        workflow = self.workflows.get(path["id"])
+        if workflow is None:
+            raise Invalid(404, "FSS.0404", "The specified resource was not found.")
+        self._check_flow(data)
+        if any(other.name == data["name"] and other.id != workflow.id for other in self.workflows.values()):
+            raise Invalid(409, "FSS.0409", "The specified resource already exists.")
+        workflow = workflow._replace(name=data["name"], body=data, updated_time=self._time())
+        self.workflows[workflow.id] = workflow
+        return 200, self._workflow_view(workflow, "UpdateWorkFlowResponse")
+
+    def _handler_class(self) -> type:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, answer = stand_in.answer(self.command, self.path, dict(self.headers.items()), body)
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Request-Id", uuid.uuid4().hex)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = _serve
+
+        return Handler
