@@ -99,8 +99,11 @@ def checkout(tmp_path):
 
 
 def dry_run(root: Path, target: str) -> list[str]:
-    result = subprocess.run(["make", "-n", target, f"PYTHON={root / 'python3'}"], cwd=root, capture_output=True,
-                            text=True, timeout=60)
+    # A make of its own, not a sub-make of the `make test` that may be running this suite: that one's MAKEFLAGS
+    # and MAKELEVEL would add "Entering directory" lines (-w) and its own options.
+    environ = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(["make", "--no-print-directory", "-n", target, f"PYTHON={root / 'python3'}"], cwd=root,
+                            capture_output=True, text=True, timeout=60, env=environ)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
