@@ -242,6 +242,15 @@ def test_simulate_fails_a_job_with_its_reason_and_exit_code_1():
     assert done.returncode == 1 and result["status"] == "FAIL" and "a simulated failure" in result["error"]["message"]
 
 
+def test_a_silent_simulated_job_shows_no_progress():
+    # Catches: --job-silent ignored (the steady percent and sub-jobs served anyway).
+    done = jobstep("invoke", '{"job_id": "job-1", "service": "ecs"}', "--simulate", "--job-seconds", "0",
+                   "--job-silent")
+
+    result = json.loads(done.stdout)
+    assert done.returncode == 0 and result["status"] == "SUCCESS" and result["progress"] is None
+
+
 def test_poll_shows_a_simulated_jobs_progress_as_it_goes(monkeypatch):
     out, err = io.StringIO(), Terminal()
     args = cli.parse(["poll", "job-1", "--service", "rds", "--simulate", "--job-seconds", "3"])

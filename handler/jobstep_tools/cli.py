@@ -168,6 +168,7 @@ class Simulation(NamedTuple):
 
     seconds: float
     outcome: str  # SUCCESS or FAIL
+    progress: bool  # whether the job says how far it is, where its service can
 
 
 class Edge(NamedTuple):
@@ -328,6 +329,8 @@ def _simulation_options(command: argparse.ArgumentParser) -> None:
     offline.add_argument("--job-seconds", type=_job_seconds,
                          help=f"how long the simulated job runs (default {DEMO_SECONDS:.0f})")
     offline.add_argument("--job-fails", action="store_true", help="the simulated job ends with FAIL")
+    offline.add_argument("--job-silent", action="store_true",
+                         help="the simulated job says nothing of its progress (no percent, no sub-jobs)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -365,11 +368,13 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args = parser().parse_args(argv)
     if args.command in ("poll", "invoke"):
         given = [option for option, value in (("--job-seconds", args.job_seconds is not None),
-                                              ("--job-fails", args.job_fails)) if value]
+                                              ("--job-fails", args.job_fails), ("--job-silent", args.job_silent))
+                 if value]
         if given and not args.simulate:
             args.usage.error(f"{' and '.join(given)}: only a simulated job has this; add --simulate")
         seconds = DEMO_SECONDS if args.job_seconds is None else args.job_seconds
-        args.simulation = Simulation(seconds, "FAIL" if args.job_fails else "SUCCESS") if args.simulate else None
+        args.simulation = (Simulation(seconds, "FAIL" if args.job_fails else "SUCCESS", not args.job_silent)
+                           if args.simulate else None)
     if args.command == "poll":
         if (args.job_id is None) == (args.resume is None):
             args.usage.error("give a JOB_ID, or --resume RESULT to go on from a result printed before")

@@ -109,9 +109,10 @@ def _word(words: list[str], wanted: tuple[str, ...], otherwise: str) -> str:
     return next((word for word in words if word.upper() in wanted), otherwise)
 
 
-def steady_job(service: str, api: JobApi, seconds: float, outcome: str, sub_jobs: int = 4) -> dict[str, Any]:
+def steady_job(service: str, api: JobApi, seconds: float, outcome: str, progress: bool = True,
+               sub_jobs: int = 4) -> dict[str, Any]:
     """The timeline of a job that runs `seconds` and ends with `outcome` (SUCCESS or FAIL), said in its service's
-    own words (the registry entry's), and that reports progress wherever its service does: a percent rising evenly
+    own words (the registry entry's), and that reports `progress` wherever its service does: a percent rising evenly
     and sub-jobs ending one by one. `jobstep poll --simulate` and `invoke --simulate` serve it."""
     entry = BUILT_IN.get(ALIASES.get(service, service), {})
     running = entry.get("running", ["RUNNING"])
@@ -142,7 +143,7 @@ def steady_job(service: str, api: JobApi, seconds: float, outcome: str, sub_jobs
     return {"service": service, "init_seconds": init_seconds, "run_seconds": seconds - init_seconds,
             "statuses": (_word(running, ("INIT", "INITIALIZING", "WAITING"), busy), busy), "outcome": ended,
             "error_code": "SIM.0001" if failed else None, "fail_reason": "a simulated failure" if failed else None,
-            "entities": {}, "script": fields}
+            "entities": {}, "script": fields if progress else None}
 
 
 @dataclass(frozen=True)
