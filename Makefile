@@ -42,7 +42,7 @@ package: $(STAMP)
 	$(BIN)/jobstep package
 
 # The polling, progress and invocation benchmarks (bench/), with their targets, and the frontier image in
-# bench/out/; about two minutes.
+# bench/out/; about 80 s.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 

@@ -55,10 +55,14 @@ def function_python() -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """One build through the CLI (pip's download is most of its time); the ZIP and what the CLI printed."""
-    path = tmp_path_factory.mktemp("dist") / "jobstep-fgs.zip"
+    """One build through the CLI (pip's download is most of its time), given a folder as `--out DIR` is, which
+    gets the default file name (catches: the IsADirectoryError of writing the ZIP onto the folder); the ZIP and
+    what the CLI printed."""
+    folder = tmp_path_factory.mktemp("dist")
     out, err = io.StringIO(), io.StringIO()
-    assert cli.package(path, out, err) == 0, err.getvalue()
+    assert cli.package(folder, out, err) == 0, err.getvalue()
+    path = folder / package.DEFAULT_OUT.name
+    assert path.is_file() and [entry.name for entry in folder.iterdir()] == [path.name]
     return path, out.getvalue()
 
 
