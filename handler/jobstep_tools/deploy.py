@@ -502,34 +502,32 @@ class _Api:
         return self.sdk.serialize(response) or {}
 
 
-def _find_function(api: _Api, settings: Settings) -> Union[Optional[str], Failure]:
-    marker: Optional[str] = "0"
+def _find(api: _Api, page: Callable[[Any], Call], pick: Callable[[Mapping[str, Any]], Optional[str]],
+          following: Callable[[Mapping[str, Any], Any], Any], first: Any) -> Union[Optional[str], Failure]:
+    """What `pick` finds on the first page that has it, reading page after page (at most MAX_PAGES); None when no
+    page has it."""
+    cursor = first
     for _ in range(MAX_PAGES):
-        if marker is None:
-            break
-        answer = api.send(list_functions(settings, marker))
+        answer = api.send(page(cursor))
         if isinstance(answer, Failure):
             return answer
-        found = pick_function(answer, settings.name)
+        found = pick(answer)
         if found:
             return found
-        marker = next_marker(answer, marker)
+        cursor = following(answer, cursor)
+        if cursor is None:
+            break
     return None
+
+
+def _find_function(api: _Api, settings: Settings) -> Union[Optional[str], Failure]:
+    return _find(api, lambda marker: list_functions(settings, marker),
+                 lambda answer: pick_function(answer, settings.name), next_marker, "0")
 
 
 def _find_workflow(api: _Api, settings: Settings) -> Union[Optional[str], Failure]:
-    offset: Optional[int] = 0
-    for _ in range(MAX_PAGES):
-        if offset is None:
-            break
-        answer = api.send(list_workflows(settings, offset))
-        if isinstance(answer, Failure):
-            return answer
-        found = pick_workflow(answer, settings.flow_name)
-        if found:
-            return found
-        offset = next_offset(answer, offset)
-    return None
+    return _find(api, lambda offset: list_workflows(settings, offset),
+                 lambda answer: pick_workflow(answer, settings.flow_name), next_offset, 0)
 
 
 def _urn_of(answer: Mapping[str, Any], doing: str) -> Union[str, Failure]:
