@@ -10,6 +10,8 @@ import time
 
 import pytest
 from conftest import AK, PROJECT, SK
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jobstep.services import SERVICES
 from jobstep_tools import cli
 from jobstep_tools.simulator import JobSimulator
@@ -147,6 +149,8 @@ KAFKA = {"trigger_type": "KAFKA", "records": [{"messages": ['{"job_id": "job-1"}
     (["flow", "--function-urn", "not a urn"], None, 2, "argument --function-urn: 'not a urn' is not a function URN"),
     (["flow", "--function-urn", "urn:fss:r:p:function:default:jobstep", "--max-wait", "-5"], None, 2,
      "argument --max-wait"),
+    (["poll", "--resume", json.dumps(KAFKA)], None, 2, "--resume takes a result that jobstep printed"),
+    (["invoke", "[" * 100_000], None, 2, "cannot read a JSON event from the inline JSON"),
     (["invoke", "/no/such/event.json"], None, 2, "cannot read a JSON event from /no/such/event.json"),
     (["invoke", "-"], "", 2, "cannot read a JSON event from -"),
     (["invoke", json.dumps(APIG_BAD), "--simulate"], None, 2, '"statusCode": 400'),
@@ -262,3 +266,19 @@ def test_poll_shows_a_simulated_jobs_progress_as_it_goes(monkeypatch):
 
     percents = [int(line.split("%")[0].split()[-1]) for line in err.getvalue().splitlines() if "%" in line]
     assert len(percents) >= 3 and percents == sorted(percents) and 0 < percents[-2] < 100 == percents[-1]
+
+
+OPTIONS = ["--max-wait", "--service", "--region", "--project-id", "--resume", "--job-seconds", "--function-urn",
+           "--out", "--simulate", "--job-fails", "--job-silent", "--version", "--dry-run", "--agency", "--name"]
+
+
+@settings(max_examples=300)
+@given(command=st.sampled_from(["demo", "poll", "invoke", "package", "flow", "deploy", "x"]),
+       words=st.lists(st.one_of(st.sampled_from(OPTIONS), st.text(max_size=12)), max_size=6))
+def test_any_command_line_is_read_or_refused_with_a_usage_line(command, words):
+    # Catches: an option's check that raises (a ValueError from a converter, a None where a rule expects a value)
+    # instead of argparse's "error: ..." and exit 2.
+    try:
+        cli.parse([command, *words])
+    except SystemExit as exc:
+        assert exc.code in (0, 2)

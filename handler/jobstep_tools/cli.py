@@ -219,8 +219,12 @@ def poll(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[fl
     if args.resume is not None:
         try:
             event = read_event(args.resume, sys.stdin)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             print(_event_problem("poll", args.resume, exc), file=err)
+            return FAILED
+        if not (isinstance(event, dict) and "job_id" in event):  # another source's event answers in its own shape
+            print("jobstep poll: --resume takes a result that jobstep printed (a JSON object with job_id); for an"
+                  " event of another source, use jobstep invoke", file=err)
             return FAILED
     else:
         event = {"job_id": args.job_id}
@@ -242,7 +246,7 @@ def poll(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[fl
 def invoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         event = read_event(args.event, sys.stdin)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         print(_event_problem("invoke", args.event, exc), file=err)
         return FAILED
     with edge(event, args.simulation) as where:
