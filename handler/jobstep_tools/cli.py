@@ -271,7 +271,7 @@ def package(path: Path, out: TextIO, err: TextIO) -> int:
         print(f"bytecode compiled by {built.compiler}", file=out)
     else:
         print(f"no Python {built.python} on this machine: the package has no bytecode, so each cold start"
-              " compiles the sources first (about 120 ms more); build where that Python is installed", file=out)
+              " compiles the sources first (about 100 ms more); build where that Python is installed", file=out)
     return 0
 
 

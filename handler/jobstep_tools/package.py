@@ -93,7 +93,7 @@ def compiler_environ(environ: Mapping[str, str]) -> dict[str, str]:
 
 def compile_bytecode(python: str, files: dict[str, Path], staging: Path) -> dict[str, Path]:
     """The .pyc of every module, compiled by the function's Python: without them a cold start compiles
-    all the sources first (220 ms against 103 ms to import the handler, measured on Python 3.9).
+    all the sources first (168 ms against 72 ms to import the handler, Python 3.9.18, median of 3).
     Unchecked-hash pycs stay valid whatever times the unpacked files get."""
     for name, path in files.items():
         (staging / name).parent.mkdir(parents=True, exist_ok=True)
