@@ -47,6 +47,7 @@ class Detection:
     polls: int
     delay: float  # from the job's end to the poll that saw it ended
     duration: float
+    ages: tuple[float, ...] = ()  # when each poll came, from the job's submission (jobstep's runs only)
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,15 @@ def run_jobstep(jobs: Sequence[Job], knobs: dict[str, str], kind: Kind = BLIND) 
                               statuses=(first, running), outcome=success,
                               script=kind.script(job, number) if kind.script else None)
             answer = handle({"job_id": f"job-{number}"}, LocalContext(*KEYS), runtime)
-            polls = 1
+            ages = [0.0]
             while not answer["done"]:
                 clock.now += answer["retry_after"]
                 answer = handle(answer, LocalContext(*KEYS), runtime)
-                polls += 1
+                ages.append(clock.now - job.submitted)
             if answer["status"] != "SUCCESS":  # anything else would measure a broken loop, not the schedule
                 raise RuntimeError(f"job-{number} ended {answer['status']}: {answer['error']}")
-            detections.append(Detection(polls, clock.now - job.submitted - job.duration, job.duration))
+            detections.append(Detection(len(ages), clock.now - job.submitted - job.duration, job.duration,
+                                        tuple(ages)))
     return detections
 
 
