@@ -35,12 +35,13 @@ import time
 import uuid
 from collections.abc import Mapping
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple, Optional
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import huaweicloudsdkfunctiongraph.v2.model as models
 from jobstep_tools import sigcheck
+from jobstep_tools.simulator import Loopback
 
 _SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
 _REQUIRED = re.compile(r"^        self\.(\w+) = \1$", re.MULTILINE)
@@ -177,7 +178,7 @@ _OPERATIONS = {
 _PATH_PARAMETERS = {"function_urn", "workflow_id", "body"}
 
 
-class FunctionGraphStandIn:
+class FunctionGraphStandIn(Loopback):
     """FunctionGraph for one project of one region on 127.0.0.1. `keys` maps each access key to (secret key, token
     or None). `page_size` lowers the most a list page holds (the API's most is 400), to make paging visible."""
 
@@ -189,22 +190,11 @@ class FunctionGraphStandIn:
         self.seen: list[Seen] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(self._handler_class())
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FunctionGraphStandIn":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}"
 
     def urn(self, name: str) -> str:
         return f"urn:fss:{self.region}:{self.project_id}:function:default:{name}"

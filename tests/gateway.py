@@ -20,11 +20,12 @@ is not base64) fails here as it would there.
 import base64
 import json
 import re
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from jobstep_tools.simulator import Loopback
 
 _NO_API = json.dumps({"error_code": "APIG.0101", "error_msg": "The API does not exist or has not been published"})
 
@@ -39,7 +40,7 @@ def _well_formed(answer: Any) -> bool:
             and isinstance(answer.get("isBase64Encoded"), bool))
 
 
-class ApiGateway:
+class ApiGateway(Loopback):
     """Routes `templates` (each with the method ANY) to `invoke(event)`, the function's handler."""
 
     def __init__(self, invoke: Callable[[dict[str, Any]], Any], templates: tuple[str, ...] = ("/jobs/{job_id}",)):
@@ -67,9 +68,8 @@ class ApiGateway:
                 self.wfile.write(body)
 
         self.invoke = invoke
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(Handler)
+        self.origin = f"http://127.0.0.1:{self.port}"
 
     def answer(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         target = urlsplit(request.path)
@@ -81,7 +81,7 @@ class ApiGateway:
         query = {name: values[0] if len(values) == 1 else values
                  for name, values in parse_qs(target.query, keep_blank_values=True).items()}
         headers = {name.lower(): value for name, value in request.headers.items()}
-        headers.update({"x-forwarded-proto": "http", "x-forwarded-port": str(self.server.server_address[1])})
+        headers.update({"x-forwarded-proto": "http", "x-forwarded-port": str(self.port)})
         event = {
             "body": base64.b64encode(body).decode(),
             "requestContext": {"apiId": "bc1dcffd-aa35-474d-897c-d53425a4c08e", "requestId": uuid.uuid4().hex,
@@ -101,10 +101,3 @@ class ApiGateway:
         content = base64.b64decode(text) if answer["isBase64Encoded"] else text.encode()
         return answer["statusCode"], {str(k): str(v) for k, v in answer["headers"].items()}, content
 
-    def __enter__(self) -> "ApiGateway":
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()

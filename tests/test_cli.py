@@ -172,6 +172,7 @@ def test_a_careless_input_gets_one_clear_line_and_no_traceback(args, stdin, code
 
 def test_version_is_the_installed_packages():
     from importlib.metadata import version
+    # Catches: jobstep.__version__ and pyproject's version drifting apart (the CLI prints the former).
 
     done = jobstep("--version")
 
@@ -243,6 +244,7 @@ def test_simulate_runs_a_job_of_every_service_to_its_end(service):
 
 
 def test_simulate_fails_a_job_with_its_reason_and_exit_code_1():
+    # Catches: --job-fails ignored, or the service's failure word unknown to its entry (the loop would go on).
     done = jobstep("poll", "job-1", "--simulate", "--job-seconds", "0", "--job-fails", "--service", "rds")
 
     result = json.loads(done.stdout)
@@ -259,6 +261,7 @@ def test_a_silent_simulated_job_shows_no_progress():
 
 
 def test_poll_shows_a_simulated_jobs_progress_as_it_goes(monkeypatch):
+    # Catches: a simulated percent that does not rise with time, or the progress line left out on a terminal.
     out, err = io.StringIO(), Terminal()
     args = cli.parse(["poll", "job-1", "--service", "rds", "--simulate", "--job-seconds", "3"])
 

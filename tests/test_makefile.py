@@ -41,12 +41,15 @@ def check(python: Path, venv: Path, path_dir: Path) -> subprocess.CompletedProce
 
 
 def test_the_stand_in_reports_its_version(tmp_path):
+    # The fake interpreters must be believed, or the tests below prove nothing. Catches: a stand-in whose
+    # version probe answers the real Python's version.
     probe = "import sys; print('%d.%d' % sys.version_info[:2], sys.version_info >= (3, 9))"
     answer = subprocess.run([fake_python(tmp_path / "python", (3, 8)), "-c", probe], capture_output=True, text=True)
     assert answer.stdout.split() == ["3.8", "False"]
 
 
 def test_an_old_python_stops_with_the_command_that_fixes_it(tmp_path, path_dir):
+    # Catches: venv-check letting an old PYTHON make the venv, or naming an interpreter this PATH lacks.
     old = fake_python(tmp_path / "python3.8", (3, 8))
     fake_python(path_dir / "python3.12", (3, 12))
     fake_python(path_dir / "python3.10", (3, 10))
@@ -58,6 +61,7 @@ def test_an_old_python_stops_with_the_command_that_fixes_it(tmp_path, path_dir):
 
 
 def test_without_a_supported_python_on_path_the_message_still_says_what_to_run(tmp_path, path_dir):
+    # Catches: a traceback or an empty suggestion when PYTHON does not run and no python3.X is on PATH.
     result = check(tmp_path / "nowhere" / "python3", tmp_path / ".venv", path_dir)
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
@@ -66,6 +70,7 @@ def test_without_a_supported_python_on_path_the_message_still_says_what_to_run(t
 
 @pytest.mark.parametrize("made_by", [(3, 8), (2, 7), None])
 def test_a_venv_of_an_unsupported_or_missing_python_is_replaced(tmp_path, path_dir, made_by):
+    # Catches: an old or broken .venv kept (every later make trips over it), or removed without a word.
     venv = tmp_path / ".venv"
     (venv / "bin").mkdir(parents=True)
     (venv / ".installed").touch()
@@ -79,6 +84,7 @@ def test_a_venv_of_an_unsupported_or_missing_python_is_replaced(tmp_path, path_d
 
 
 def test_a_supported_venv_is_kept_whatever_python_would_make_a_new_one(tmp_path, path_dir):
+    # Catches: a good .venv thrown away (a 300 MB reinstall) because PYTHON is missing or old.
     venv = tmp_path / ".venv"
     fake_python(venv / "bin" / "python", (3, 9))
     result = check(tmp_path / "nowhere" / "python3", venv, path_dir)
@@ -109,11 +115,13 @@ def dry_run(root: Path, target: str) -> list[str]:
 
 
 def test_make_keeps_a_supported_venv_whose_stamps_are_up_to_date(checkout):
+    # Catches: the FORCE prerequisite applied to a good venv (a reinstall on every make).
     fake_python(checkout / ".venv" / "bin" / "python", (3, 11))
     assert dry_run(checkout, "demo") == [".venv/bin/jobstep demo"]
 
 
 def test_make_sets_up_a_venv_of_an_old_python_again_though_its_stamps_are_newer(checkout):
+    # Catches: the Makefile trusting newer stamps over a venv whose Python is too old.
     fake_python(checkout / ".venv" / "bin" / "python", (3, 8))
     commands = dry_run(checkout, "demo")
     assert any("tools/venv-check" in command for command in commands)
@@ -122,6 +130,7 @@ def test_make_sets_up_a_venv_of_an_old_python_again_though_its_stamps_are_newer(
 
 
 def test_make_demo_installs_the_project_alone_and_make_test_its_test_extra(checkout):
+    # Catches: make demo installing the test extra again (98 MB of SDKs the demo never imports).
     (checkout / ".venv" / ".installed").unlink()
     fake_python(checkout / ".venv" / "bin" / "python", (3, 11))
     demo, test = dry_run(checkout, "demo"), dry_run(checkout, "test")

@@ -236,12 +236,14 @@ def flow_body(settings: Settings, function_urn: str) -> dict[str, Any]:
     return definition(function_urn, config.policy, settings.max_wait, settings.flow_name)
 
 
+def _named(items: Any, name_key: str, name: str, wanted: str) -> Optional[str]:
+    """The `wanted` field of the item whose `name_key` is exactly `name` (a list filter may match more)."""
+    return next((item[wanted] for item in items or [] if item.get(name_key) == name and item.get(wanted)), None)
+
+
 def pick_function(answer: Mapping[str, Any], name: str) -> Optional[str]:
     """The URN of the function named exactly `name` in a ListFunctions answer."""
-    for function in answer.get("functions") or []:
-        if function.get("func_name") == name and function.get("func_urn"):
-            return function["func_urn"]
-    return None
+    return _named(answer.get("functions"), "func_name", name, "func_urn")
 
 
 def next_marker(answer: Mapping[str, Any], marker: str) -> Optional[str]:
@@ -255,10 +257,7 @@ def next_marker(answer: Mapping[str, Any], marker: str) -> Optional[str]:
 
 def pick_workflow(answer: Mapping[str, Any], name: str) -> Optional[str]:
     """The id of the flow named exactly `name` in a ListWorkflow answer."""
-    for workflow in answer.get("workflows") or []:
-        if workflow.get("name") == name and workflow.get("id"):
-            return workflow["id"]
-    return None
+    return _named(answer.get("workflows"), "name", name, "id")
 
 
 def next_offset(answer: Mapping[str, Any], offset: int) -> Optional[int]:

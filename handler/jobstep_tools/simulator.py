@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, TypeVar, Union
 from urllib.parse import parse_qsl
 
 from jobstep.services import ALIASES, BUILT_IN, SERVICES, JobApi
@@ -198,7 +198,32 @@ def _gateway_error(code: str, message: str) -> bytes:
     return json.dumps({"error_msg": message, "error_code": code, "request_id": "0" * 32}).encode()
 
 
-class JobSimulator:
+Served = TypeVar("Served", bound="Loopback")
+
+
+class Loopback:
+    """An HTTP server on 127.0.0.1 at a free port, answering with `handler` on a daemon thread inside a `with`
+    block: the job API's simulator here, and the tests' stand-ins of API Gateway and FunctionGraph."""
+
+    def __init__(self, handler: type):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def __enter__(self: Served) -> Served:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class JobSimulator(Loopback):
     """The job API of one project on 127.0.0.1. `keys` maps each access key to (secret key, token or None).
 
     It answers every job API of `services` at its own path; a job is found only at its own service's path.
@@ -222,14 +247,11 @@ class JobSimulator:
         self.seen: list[Seen] = []
         self.connections = 0  # TCP connections accepted: shows keep-alive reuse
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(self._handler_class())
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"https://localhost:{port}" if self.tls else f"http://{host}:{port}"
+        return f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
 
     def add_job(self, job_id: str, **timeline: Any) -> SimJob:
         job = SimJob(job_id=job_id, created_at=timeline.pop("created_at", self.clock()), **timeline)
@@ -239,14 +261,6 @@ class JobSimulator:
     def inject(self, *faults: Fault) -> None:
         with self._lock:
             self.faults.extend(faults)
-
-    def __enter__(self) -> "JobSimulator":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _secret_for(self, access_key: str) -> Optional[str]:
         return self.keys[access_key][0] if access_key in self.keys else None
