@@ -2,12 +2,14 @@
 configured JOBSTEP_ENDPOINT. No event field, proxy variable or CA setting can send it anywhere else,
 and TLS is always verified."""
 
+import base64
 import json
 import re
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 import trustme
@@ -231,3 +233,46 @@ def test_a_secret_echoed_in_a_jobs_entities_is_redacted(harness):
     answer = harness.call({"job_id": "job-1"}, LocalContext(TEMP_AK, TEMP_SK, SLASHED_TOKEN))
 
     assert answer["job"]["entities"] == {"note": "[redacted]"}
+
+
+def _base64_inside(secret: str, before: str) -> str:
+    """The secret base64-encoded inside a longer text, after `before`: each length of `before` is another alignment."""
+    return base64.b64encode(f"{before}{secret} was used".encode()).decode()
+
+
+def _encoded_part(secret: str, before: str) -> str:
+    """The characters of that text that stand for the secret's bytes alone."""
+    start, end = len(before.encode()), len(before.encode()) + len(secret.encode())
+    return _base64_inside(secret, before)[-(-start // 3) * 4:end // 3 * 4]
+
+
+# Each: how the server echoes (given the request's signature), and what then must not be shown, whatever the case.
+ENCODED_ECHOES = {
+    "signature upper-cased": (str.upper, lambda signature: signature),
+    "token URL-encoded": (lambda _: quote(SLASHED_TOKEN, safe=""), lambda _: quote(SLASHED_TOKEN, safe="")),
+    "token form-encoded": (lambda _: quote_plus(SLASHED_TOKEN), lambda _: quote_plus(SLASHED_TOKEN)),
+    "secret key URL-encoded in lower case": (lambda _: quote(TEMP_SK, safe="").lower(),
+                                             lambda _: quote(TEMP_SK, safe="")),
+    **{f"token in base64 after {len(before)} bytes": (lambda _, before=before: _base64_inside(SLASHED_TOKEN, before),
+                                                      lambda _, before=before: _encoded_part(SLASHED_TOKEN, before))
+       for before in ("", "x", "xy")},
+    "secret key in URL-safe base64": (
+        lambda _: _base64_inside(TEMP_SK, "key ").replace("+", "-").replace("/", "_"),
+        lambda _: _encoded_part(TEMP_SK, "key ").replace("+", "-").replace("/", "_")),
+}
+
+
+@pytest.mark.parametrize("echo, hidden", ENCODED_ECHOES.values(), ids=ENCODED_ECHOES.keys())
+def test_a_secret_echoed_in_another_case_or_encoding_is_redacted(harness, echo, hidden):
+    # Catches: redaction of the exact spelling only (an upper-cased signature, a URL-encoded or base64-encoded
+    # token went through to the answer and the log).
+    harness.simulator.keys[TEMP_AK] = (TEMP_SK, SLASHED_TOKEN)
+    harness.simulator.inject(Fault(401, lambda headers: json.dumps(
+        {"error_msg": f"rejected: {echo(_signature(headers))}"}).encode()))
+
+    answer = harness.call({"job_id": "job-1"}, LocalContext(TEMP_AK, TEMP_SK, SLASHED_TOKEN))
+
+    signature = _signature(harness.simulator.seen[-1].headers)
+    shown = (json.dumps(answer) + "\n".join(harness.logs)).lower()
+    assert "[redacted]" in answer["error"]["message"] and len(hidden(signature)) >= 12
+    assert hidden(signature).lower() not in shown

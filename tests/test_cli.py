@@ -100,6 +100,20 @@ def test_poll_shows_a_progress_line_per_call_on_a_terminal(live, monkeypatch):
     assert json.loads(out.getvalue())["status"] == "SUCCESS"
 
 
+@pytest.mark.parametrize("fraction", [float("nan"), 1e308, -5])
+def test_a_hand_edited_result_resumed_on_a_terminal_shows_a_line_not_a_traceback(fraction):
+    # A finished result whose progress was edited (NaN is what Python's JSON writes for a float that is not a
+    # number). Catches: the progress bar drawn from it (ValueError or OverflowError out of round()).
+    result = {"job_id": "job-1", "done": True, "status": "SUCCESS", "poll": {"attempt": 3},
+              "progress": {"fraction": fraction, "source": "percent", "sub_jobs": None, "eta_seconds": None}}
+    out, err = io.StringIO(), Terminal()
+
+    code = cli.poll(cli.parse(["poll", "--resume", json.dumps(result)]), out, err)
+
+    assert code == 0 and err.getvalue().startswith("call 3: SUCCESS") and "Traceback" not in err.getvalue()
+    assert json.loads(out.getvalue())["progress"] is None
+
+
 def test_invoke_answers_one_event_from_a_file(live, tmp_path):
     simulator, environ = live
     simulator.add_job("job-1", init_seconds=0, run_seconds=60)

@@ -111,6 +111,7 @@ def bad(**changes) -> str:
 @pytest.mark.parametrize("value, says", [
     ("{not json", "is not JSON"),
     ("[1, 2]", "must be a JSON object"),
+    ("[" * 2000, "nested too deeply"),  # within FunctionGraph's 4096 characters of variables. Catches: RecursionError
     (json.dumps({"Pipe Line": ENTRY}), "is not a service name"),
     (json.dumps({"ecs": ENTRY}), "'ecs' is built in"),
     (json.dumps({"pipeline": "an entry"}), "must be an object"),

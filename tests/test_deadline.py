@@ -12,6 +12,7 @@ import time
 
 import pytest
 from conftest import agency, refusing_url
+from jobstep import client
 
 REMAINING_MS = 5_000
 MARGIN = 0.5  # seconds the handler must still have when it answers
@@ -25,6 +26,7 @@ class SlowServer:
     def __init__(self, opening: bytes = b"", trickle: bytes = b""):
         self.opening, self.trickle = opening, trickle
         self.stopped = threading.Event()
+        self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self.serve, daemon=True).start()
@@ -36,6 +38,7 @@ class SlowServer:
                 connection, _ = self.listener.accept()
             except OSError:
                 continue
+            self.connections += 1
             threading.Thread(target=self.talk, args=(connection,), daemon=True).start()
 
     def talk(self, connection: socket.socket) -> None:
@@ -108,3 +111,39 @@ def test_a_slow_job_api_never_keeps_the_handler_past_its_time(harness, monkeypat
     assert took <= REMAINING_MS / 1000 - MARGIN, took
     assert not answer["done"] and answer["error"]["retryable"] and answer["error"]["type"] == "timeout"
     assert answer["retry_after"] >= 1 and answer["poll"]["attempt"] == 1
+
+
+def query_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "jobstep-query")
+
+
+def test_requests_that_never_finish_do_not_pile_up_threads_and_sockets(harness):
+    # A job API that trickles its headers for hours: each call stops waiting at its budget, and its request goes on.
+    # Catches: a worker thread and a socket left behind by every call (30 after 30 calls), or a call that waits
+    # its whole budget once the cap is reached instead of answering at once with the reason.
+    harness.simulator.add_job("job-1")
+    server = SlowServer(b"HTTP/1.1 200 OK\r\n", b"X-Padding: slow\r\n")
+    harness.environ["JOBSTEP_ENDPOINT"] = f"http://127.0.0.1:{server.port}"
+    threads = query_threads()
+    try:
+        timed = []
+        for _ in range(client.MAX_ABANDONED + 6):
+            began = time.monotonic()
+            answer = harness.call({"job_id": "job-1"}, agency(timeout=1.6))
+            timed.append((time.monotonic() - began, answer))
+    finally:
+        server.close()
+
+    assert server.connections == client.MAX_ABANDONED
+    assert query_threads() - threads <= client.MAX_ABANDONED
+    for _, answer in timed:
+        assert not answer["done"] and answer["error"]["type"] == "timeout" and answer["error"]["retryable"]
+    for took, answer in timed[client.MAX_ABANDONED:]:
+        assert took < 0.2 and "still unanswered" in answer["error"]["message"]
+    # Once the job API lets go, the abandoned requests end and calls query again.
+    deadline = time.monotonic() + 5
+    while client._POOL.abandoned and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client._POOL.abandoned == 0
+    harness.environ["JOBSTEP_ENDPOINT"] = harness.simulator.base_url
+    assert harness.call({"job_id": "job-1"})["error"] is None

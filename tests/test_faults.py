@@ -76,6 +76,12 @@ FAULTS = [
     ("401 signature expired (clock skew)", serve(Fault(401, SIGNATURE_EXPIRED)), None, "clock_skew", True),
     ("403", serve(Fault(403, b'{"error_code": "APIGW.0302", "error_msg": "not authorized"}')), None, "forbidden",
      True),
+    # Catches: a 2xx other than 200 taken for an error (it ended the loop as http_error).
+    ("202 with the job's body", serve(Fault(202, RUNNING)), None, None, False),
+    ("202 without a body", serve(Fault(202)), None, "bad_response", False),
+    # Catches: a Retry-After read as a float without a bound (inf: an OverflowError answered as internal).
+    ("429 with a Retry-After of 400 digits", serve(Fault(429, headers={"Retry-After": "9" * 400})), None,
+     "throttled", False),
 ]
 
 

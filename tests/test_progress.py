@@ -43,7 +43,9 @@ def percent(fraction: float) -> Job:
 def sub_jobs(*outcomes: Optional[str], total: Optional[int] = None) -> Job:
     listed = [{"status": outcome or "RUNNING", "job_id": f"sub-{number}", "outcome": outcome}
               for number, outcome in enumerate(outcomes)]
-    return Job("RUNNING", sub_jobs=listed, sub_jobs_total=total)
+    job = Job.from_fields({"status": "RUNNING", "sub_jobs": listed, "sub_jobs_total": total})  # counted, as read
+    assert job is not None
+    return job
 
 
 # --- without progress, the policy is today's
@@ -167,6 +169,15 @@ def test_a_job_that_says_it_is_nearly_done_is_asked_within_a_tenth_of_its_age(fr
 def test_a_tiny_fraction_early_leaps_at_most_max_leap_times_the_age():
     # 1 % after 5 s says 8 minutes; the job may be slower to start than to run. Catches: an unbounded leap.
     assert delay(percent(0.01), 5) <= progress.MAX_LEAP * 5
+
+
+@pytest.mark.parametrize("fraction", [1e-300, 1e-310, 4e-5])
+def test_a_fraction_below_the_tracks_resolution_says_nothing(fraction):
+    # Catches: a job at 1e-300 taken at its word (a leap of MAX_LEAP times its age, and a 305-digit eta_seconds),
+    # or 1e-310 (an OverflowError).
+    job = Job.from_fields({"status": "RUNNING", "progress": fraction})
+    assert job is not None and job.progress == 0
+    assert delay(job, 400) == blind(400) and decide(job, 400)[0].progress.eta_seconds is None
 
 
 def test_sub_jobs_listed_in_any_order_read_the_same():

@@ -3,10 +3,11 @@
 import base64
 import json
 import re
+import time
 
 import pytest
 from conftest import PROJECT, README, RUNNING_FOREVER, TEMP_AK, agency
-from jobstep.step import Runtime, handle
+from jobstep.step import MIN_BUDGET_SECONDS, Runtime, handle
 from jobstep_tools.simulator import Fault
 
 FINISHED = {"init_seconds": 0, "run_seconds": 0}
@@ -93,6 +94,74 @@ def test_api_gateway_answers_400_for_invalid_input_without_a_request(harness, ev
     assert says in result["error"]["message"] and harness.requests == 0
 
 
+# The console's API Gateway test event, apig-event-template, as the Go runtime's developer guide prints it
+# (otc-functiongraph-go-runtime devguide/event_function/trigger_events/trigger_apig_event): a plain JSON body marked
+# isBase64Encoded true. Its body here names the job.
+CONSOLE_TEST_EVENT = {
+    "body": json.dumps({"job_id": "job-1"}),
+    "requestContext": {"apiId": "bc1dcffd-aa35-474d-897c-d53425a4c08e", "requestId": "11cdcdcf33949dc6d722640a13091c77",
+                       "stage": "RELEASE"},
+    "queryStringParameters": {"responseType": "html"},
+    "httpMethod": "GET",
+    "pathParameters": {"path": "value"},
+    "headers": {"host": "50eedf92-c9ad-4ac0-827e-d7c11415d4f1.apigw.region.cloud.com", "x-forwarded-proto": "https"},
+    "path": "/apig-event-template",
+    "isBase64Encoded": True,
+}
+WRAPPED = base64.encodebytes(json.dumps({"job_id": "job-1", "note": "x" * 200}).encode()).decode()  # MIME: 76 a line
+
+
+WRAPPED_EVENT = {**apig(method="POST"), "body": WRAPPED, "isBase64Encoded": True}
+
+
+@pytest.mark.parametrize("event", [CONSOLE_TEST_EVENT, WRAPPED_EVENT], ids=["console test event", "base64 in lines"])
+def test_a_body_marked_base64_is_read_as_the_console_and_mime_write_it(harness, event):
+    # Catches: the console's own test event refused as "not base64", or a decoder that takes one line only.
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+
+    answer = harness.call(event)
+
+    assert answer["statusCode"] == 202 and http(answer)["job_id"] == "job-1" and harness.requests == 1
+
+
+@pytest.mark.parametrize("path", ["//evil.example/jobs/job-1", "jobs/job-1"])
+def test_a_path_that_does_not_start_with_one_slash_is_refused(harness, path):
+    # Catches: "//evil.example/..." written into Location, which without a usable Host is another host's URL.
+    event = {**apig(path={"job_id": "job-1"}), "path": path, "headers": {}}
+
+    answer = harness.call(event)
+
+    assert answer["statusCode"] == 400 and "path" in http(answer)["error"]["message"]
+    assert "Location" not in answer["headers"] and harness.requests == 0
+
+
+SLOW_ANSWER = 0.6  # seconds the job API takes to answer, in the test below
+
+
+def test_a_long_poll_answers_within_its_wait_however_slow_the_job_api(harness):
+    # The call's time is the real time of its queries and the simulated time of its sleeps, for the context's
+    # remaining time and the runtime's clock alike. Catches: a wait counted from the end of the first query, or
+    # queries not cut to what is left of it (?wait=25 against a job API that took 7 s an answer took 34 s; here,
+    # 3.8 s of a wait of 3).
+    wait = 3
+    harness.simulator.add_job("job-1", **RUNNING_FOREVER)
+    running = json.dumps({"status": "RUNNING", "job_id": "job-1"}).encode()
+    harness.simulator.inject(*[Fault(200, running, delay=SLOW_ANSWER)] * 10)
+    began = time.monotonic()
+
+    def now() -> float:
+        return harness.clock() + time.monotonic() - began
+
+    context = agency(timeout=60, clock=now)
+    runtime = Runtime(session=harness.session, environ=harness.environ, clock=now, sleep=harness.sleep,
+                      log=lambda line: None)
+    start = now()
+    answer = handle(apig(path={"job_id": "job-1"}, query={"wait": str(wait)}, method="POST"), context, runtime)
+
+    assert answer["statusCode"] in (202, 503) and now() - start <= wait + 0.5
+    assert harness.slept and http(answer)["poll"]["attempt"] >= 2  # it did poll inside the call
+
+
 def test_api_gateway_answers_404_only_after_the_grace_period_of_a_wait_started_with_post(harness):
     within = harness.call(apig(path={"job_id": "job-0"}, method="POST"))
     assert within["statusCode"] == 202 and http(within)["error"]["type"] == "not_found"
@@ -165,11 +234,13 @@ def test_long_poll_stops_at_wait_or_before_the_remaining_time(harness, wait, rem
 
     answer = harness.call(apig(path={"job_id": "job-1"}, query={"wait": str(wait)}), context)
 
-    assert answer["statusCode"] == 202 and sum(harness.slept) <= wait
+    # Each query inside the wait is given at least MIN_BUDGET_SECONDS of it. Catches: a sleep that leaves the last
+    # query no time (it would answer a timeout), or a long poll that stops while a sleep and a query still fit.
+    assert answer["statusCode"] == 202 and sum(harness.slept) <= max(wait - MIN_BUDGET_SECONDS, 0)
     assert context.getRemainingTimeInMilliSeconds() > 1_000  # time left to answer
     result = http(answer)
     assert harness.requests == result["poll"]["attempt"]
-    assert sum(harness.slept) + result["retry_after"] > min(wait, remaining_ms / 1000 - 1.5)
+    assert sum(harness.slept) + result["retry_after"] > min(wait - MIN_BUDGET_SECONDS, remaining_ms / 1000 - 1.5)
 
 
 def test_timer_trigger_carries_the_job_in_user_event(harness):

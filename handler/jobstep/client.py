@@ -14,7 +14,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .credentials import Credentials
-from .model import Failure, FailureKind, Reply
+from .model import MAX_WAIT_LIMIT, Failure, FailureKind, Reply
+from .redact import Secrets
 from .services import JobApi
 
 MAX_BODY = 1024 * 1024  # a job answer is a few hundred bytes; more is not the job API
@@ -65,7 +66,7 @@ def retry_after_seconds(value: Optional[str], now: datetime) -> Optional[float]:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(value)
+        return min(float(value), MAX_WAIT_LIMIT)  # 400 digits are no reason to wait forever (or to overflow)
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -86,24 +87,12 @@ def _read_body(response: requests.Response) -> Optional[bytes]:
     return b"".join(chunks)
 
 
-def _redacted(value: Any, secrets: tuple[str, ...]) -> Any:
-    """Decoded JSON with every secret replaced: whatever escapes the server used (`\\/`, `\\u002b`), the decoded
-    strings hold the secret as it is."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "[redacted]")
-        return value
-    if isinstance(value, list):
-        return [_redacted(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {_redacted(key, secrets): _redacted(item, secrets) for key, item in value.items()}
-    return value
-
-
-def _decoded(body: bytes, secrets: tuple[str, ...]) -> Any:
-    """The body's JSON with the secrets redacted; None when it is not JSON (such a body is never shown)."""
+def _decoded(body: bytes, secrets: Secrets) -> Any:
+    """The body's JSON with the secrets redacted; None when it is not JSON (such a body is never shown). Redacted
+    once decoded: whatever escapes the server used (`\\/`, `\\u002b`), the decoded strings hold the secret."""
     try:
-        return _redacted(json.loads(body), secrets)
+        text = body.decode(json.detect_encoding(body))  # as json.loads(bytes) reads it: UTF-8, -16 or -32
+        return secrets.redacted_json(text, json.loads(text))
     except (ValueError, RecursionError):
         return None
 
@@ -119,10 +108,11 @@ def _error_fields(data: Any) -> tuple[Optional[str], Optional[str]]:
     return (str(code)[:100] if code else None), (str(message)[:300] if message else None)
 
 
-def parse_reply(api: JobApi, status: int, headers: Any, body: bytes, now: datetime, secrets: tuple[str, ...]) -> Reply:
-    """The answer as a Job or a Failure; no secret of `secrets` that the server echoed survives in it."""
+def parse_reply(api: JobApi, status: int, headers: Any, body: bytes, now: datetime, secrets: Secrets) -> Reply:
+    """The answer as a Job or a Failure; no secret of `secrets` that the server echoed survives in it. Any 2xx
+    holds the job: the job APIs document 200, and a 202 with the job's body is the job all the same."""
     data = _decoded(body, secrets)
-    if status == 200:
+    if 200 <= status < 300:
         if data is None:
             return Failure(FailureKind.BAD_RESPONSE, "the answer was not JSON")
         if api.lists_no_job(data):  # treated as the 404 it means, grace period and all
@@ -132,7 +122,7 @@ def parse_reply(api: JobApi, status: int, headers: Any, body: bytes, now: dateti
     return Failure(FailureKind.HTTP, message or "", status, code, retry_after_seconds(headers.get("Retry-After"), now))
 
 
-def _get(session: requests.Session, api: JobApi, url: str, headers: dict[str, str], secrets: tuple[str, ...],
+def _get(session: requests.Session, api: JobApi, url: str, headers: dict[str, str], secrets: Secrets,
          now: datetime, budget: float) -> Reply:
     try:
         # No redirects: the signed headers (and the token) must never follow one elsewhere.
@@ -141,60 +131,103 @@ def _get(session: requests.Session, api: JobApi, url: str, headers: dict[str, st
             body = _read_body(response)
             if body is None:
                 return Failure(FailureKind.BAD_RESPONSE, f"the answer was larger than {MAX_BODY} bytes")
-            return parse_reply(api, response.status_code, response.headers, body, now, secrets)
+            try:
+                return parse_reply(api, response.status_code, response.headers, body, now, secrets)
+            except Exception as exc:  # whatever the job API sent, a reply that cannot be read is retried
+                return Failure(FailureKind.BAD_RESPONSE, f"the answer could not be read ({type(exc).__name__})")
     except requests.Timeout:
         return Failure(FailureKind.TIMEOUT, f"no answer within {budget:.1f} s")
     except requests.RequestException as exc:
         return Failure(FailureKind.CONNECTION, f"could not reach {urlsplit(url).netloc}: {type(exc).__name__}")
 
 
-class _Worker:
-    """A thread that runs one request at a time, kept for the next warm call: starting a thread per call costs
-    more than handing the request to one that waits."""
+class _Call:
+    """One request handed to a worker: its task, its outcome once done, and whether its caller stopped waiting."""
 
-    def __init__(self, idle: list["_Worker"]):
-        self._idle = idle
-        self._tasks: list[tuple[Callable[[], Reply], list[Any], threading.Lock]] = []  # the one handed over
-        self._handed = threading.Lock()  # released when a task is handed over
+    def __init__(self, task: Callable[[], Reply]):
+        self.task = task
+        self.outcome: list[Any] = []
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.abandoned = False
+
+
+class _Pool:
+    """Threads that run one request at a time, kept for the next warm call (starting a thread per call costs more
+    than handing the request to one that waits). A request whose caller stopped waiting goes on until its socket
+    timeouts end it, which a job API that trickles its answer can put off for hours: at most `limit` of them at
+    once, after which a call answers at once instead of leaving one more thread and socket behind."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.idle: list[_Worker] = []  # waiting for a request; one busy with a request is not here
+        self.abandoned = 0  # requests still running whose caller stopped waiting
+        self.lock = threading.Lock()
+
+    def run(self, task: Callable[[], Reply], budget: float) -> Optional[Reply]:
+        """The task's reply; None when it is not done within `budget` seconds (it goes on, unwatched); a timeout,
+        without starting it, while `limit` requests are abandoned."""
+        with self.lock:
+            if self.abandoned >= self.limit:
+                return Failure(FailureKind.TIMEOUT, f"its last {self.abandoned} requests are still unanswered, so no"
+                                                    " more are sent until one ends")
+            worker = self.idle.pop() if self.idle else None
+        call = _Call(task)
+        (worker or _Worker(self)).hand(call)
+        if call.done.acquire(timeout=budget):
+            return _outcome(call)
+        with self.lock:
+            if not call.outcome:
+                call.abandoned = True
+                self.abandoned += 1
+                return None
+        return _outcome(call)  # it ended as the wait did
+
+    def ended(self, worker: "_Worker", call: _Call, outcome: Any) -> None:
+        with self.lock:
+            call.outcome.append(outcome)
+            if call.abandoned:
+                self.abandoned -= 1
+            self.idle.append(worker)  # free again, even if the caller stopped waiting
+        call.done.release()
+
+
+def _outcome(call: _Call) -> Reply:
+    if isinstance(call.outcome[0], Exception):  # a bug: raised again in the caller's thread, where it is answered
+        raise call.outcome[0]
+    return call.outcome[0]
+
+
+class _Worker:
+    """A thread that runs the requests handed to it, one at a time."""
+
+    def __init__(self, pool: _Pool):
+        self._pool = pool
+        self._calls: list[_Call] = []  # the one handed over
+        self._handed = threading.Lock()  # released when a call is handed over
         self._handed.acquire()
         threading.Thread(target=self._serve, name="jobstep-query", daemon=True).start()
+
+    def hand(self, call: _Call) -> None:
+        self._calls.append(call)
+        self._handed.release()
 
     def _serve(self) -> None:
         while True:
             self._handed.acquire()
-            self._do(*self._tasks.pop())  # a call per task: an idle worker keeps no session, key or reply alive
+            self._do(self._calls.pop())  # a call per request: an idle worker keeps no session, key or reply alive
 
-    def _do(self, task: Callable[[], Reply], outcome: list[Any], done: threading.Lock) -> None:
+    def _do(self, call: _Call) -> None:
         try:
-            outcome.append(task())
-        except Exception as exc:  # a bug: raised again in the caller's thread, where it becomes an answer
-            outcome.append(exc)
-        self._idle.append(self)  # free again, even if the caller stopped waiting
-        done.release()
-
-    def run(self, task: Callable[[], Reply], budget: float) -> Optional[Reply]:
-        """The task's reply, or None when it is not done within `budget` seconds (it goes on, unwatched)."""
-        outcome: list[Any] = []
-        done = threading.Lock()
-        done.acquire()
-        self._tasks.append((task, outcome, done))
-        self._handed.release()
-        if not done.acquire(timeout=budget):
-            return None
-        if isinstance(outcome[0], Exception):
-            raise outcome[0]
-        return outcome[0]
+            outcome: Any = call.task()
+        except Exception as exc:
+            outcome = exc
+        self._pool.ended(self, call, outcome)
 
 
-_IDLE: list[_Worker] = []  # workers waiting for a request; one stuck in a slow request is not here
-
-
-def _within(task: Callable[[], Reply], budget: float) -> Optional[Reply]:
-    try:
-        worker = _IDLE.pop()
-    except IndexError:
-        worker = _Worker(_IDLE)
-    return worker.run(task, budget)
+# Requests abandoned to a job API that does not finish them, at most: a few, each a thread and a socket.
+MAX_ABANDONED = 4
+_POOL = _Pool(MAX_ABANDONED)
 
 
 def fetch_job(
@@ -212,12 +245,12 @@ def fetch_job(
     download", requests' quickstart, Timeouts), and nothing bounds a DNS lookup. A job API that trickles its
     headers or body, stalls a TLS handshake or answers DNS slowly would keep the call past the function's own
     timeout, so the request runs on a worker thread that the caller stops waiting for when the budget is
-    spent; the worker's socket timeouts end the request later.
+    spent; the worker's socket timeouts end the request later, and _Pool bounds how many do so at once.
     """
     headers = signed_headers(url, credentials, project_id, now)
     authorization = headers["Authorization"]
-    # Longest first: the Authorization value holds the access key and the signature.
-    secrets = tuple(secret for secret in (authorization, credentials.sk, credentials.security_token,
-                                          authorization.rpartition("Signature=")[2], credentials.ak) if secret)
-    reply = _within(lambda: _get(session, api, url, headers, secrets, now, budget), budget)
+    # The Authorization value holds nothing else secret: the access key and the signature.
+    secrets = Secrets.of(credentials.ak, credentials.sk, credentials.security_token or "",
+                         authorization.rpartition("Signature=")[2])
+    reply = _POOL.run(lambda: _get(session, api, url, headers, secrets, now, budget), budget)
     return reply if reply is not None else Failure(FailureKind.TIMEOUT, f"no answer within {budget:.1f} s")

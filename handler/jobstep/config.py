@@ -99,6 +99,8 @@ def custom_services(text: str) -> Mapping[str, JobApi]:
         entries = json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"JOBSTEP_SERVICES is not JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError("JOBSTEP_SERVICES is nested too deeply to be registry entries") from None
     if not isinstance(entries, dict):
         raise ConfigError('JOBSTEP_SERVICES must be a JSON object: {"<name>": {<entry>}, ...}')
     services = {}

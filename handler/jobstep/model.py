@@ -6,14 +6,20 @@ them, which a cold start pays (see bench/invocation.py). Closed sets are str enu
 Reading JSON that a caller sends back validates it as input: a bad value raises InvalidInput.
 """
 
+import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, TypeVar, Union
 
-_MAX_TEXT = 500
+# Characters of a job's text that an answer carries: a name (an id, a type, a code, a time) and a reason.
+MAX_NAME = 128
+MAX_REASON = 500
 MAX_WAIT_LIMIT = 31 * 24 * 3600
+# A loop's counters saturate here: what a call writes, the next call reads (a count past it says nothing more).
+MAX_COUNT = 10**9
 # started_at comes from the orchestrator's clock; allow it a little drift, not a loop with no end.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]{1,20}){1,3}")
@@ -96,7 +102,9 @@ def parse_time(text: Any) -> Optional[datetime]:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO 8601 in UTC, as parse_time reads it: four-digit years even before 1000 (strftime's %Y writes year 1 as
+    "1" on glibc, which no reader takes)."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def valid_id(value: Any) -> bool:
@@ -119,22 +127,92 @@ def plain(value: str) -> str:
     return value.value if isinstance(value, Enum) else value
 
 
-def text(value: Any) -> Optional[str]:
-    """A text field as reported: a string (cut to a sane length), or a number written out (CPH's numeric
+def text(value: Any, limit: int = MAX_NAME) -> Optional[str]:
+    """A text field as reported, cut to `limit` characters: a string, or a number written out (CPH's numeric
     statuses, epoch times); else None."""
     if isinstance(value, str):
-        return value[:_MAX_TEXT]
+        return value[:limit]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
+        return str(value)[:limit]
     return None
+
+
+# How much of a job's snapshot an answer carries, so that every answer fits back into the next call through any
+# channel (MAX_ANSWER_CHARS): a batch of thousands of sub-jobs is counted whole and shown in part, failed ones first.
+SHOWN_SUB_JOBS = 10
+MAX_ENTITIES_CHARS = 8 * 1024  # of JSON; larger entities are not carried (null)
+MAX_SUB_JOB_ENTITIES_CHARS = 1024
+MAX_SUB_JOBS = 10**6  # more sub-jobs than any job API lists: a count above it is not one
+_ENDED = (Status.SUCCESS.value, Status.FAIL.value)
+
+Item = TypeVar("Item")
+
+
+def strict_json(value: Any, limit: int) -> Any:
+    """`value` as strict JSON carries it (NaN and infinities, which JSON has no words for, become null); None when
+    it is not JSON or its JSON is longer than `limit` characters."""
+    try:
+        written = json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if len(written) > limit:
+        return None
+    if "NaN" not in written and "Infinity" not in written:  # as it is: nothing to replace
+        return value
+    return json.loads(written, parse_constant=lambda constant: None)
+
+
+def summarise(sub_jobs: Iterable[Item],
+              outcome_of: Callable[[Item], Optional[str]]) -> tuple[list[Item], int, int, int]:
+    """The sub-jobs an answer shows (failed ones first, then the others, in their order, SHOWN_SUB_JOBS at most),
+    and how many are listed, ended and failed. One pass, keeping only what is shown."""
+    failed: list[Item] = []
+    others: list[Item] = []
+    listed = ended = failures = 0
+    for sub in sub_jobs:
+        listed += 1
+        outcome = outcome_of(sub)
+        if outcome in _ENDED:
+            ended += 1
+        if outcome == Status.FAIL:
+            failures += 1
+            if len(failed) < SHOWN_SUB_JOBS:
+                failed.append(sub)
+        elif len(others) < SHOWN_SUB_JOBS:
+            others.append(sub)
+    return (failed + others)[:SHOWN_SUB_JOBS], listed, ended, failures
+
+
+def _outcome(value: Any) -> Optional[str]:
+    return value if value in _ENDED else None
+
+
+def sub_job(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A sub-job in the normalised fields of SUB_JOB_FIELDS (services.py) and its outcome, as an answer shows it."""
+    return {
+        "status": text(fields.get("status")),
+        "job_id": text(fields.get("job_id")),
+        "job_type": text(fields.get("job_type")),
+        "error_code": text(fields.get("error_code")),
+        "fail_reason": text(fields.get("fail_reason"), MAX_REASON),
+        "entities": strict_json(fields.get("entities"), MAX_SUB_JOB_ENTITIES_CHARS),
+        "outcome": _outcome(fields.get("outcome")),
+    }
+
+
+def sub_job_count(value: Any) -> Optional[int]:
+    """A count of sub-jobs as a job API or a result fed back gives it; None when it is not one."""
+    return value if type(value) is int and 0 <= value <= MAX_SUB_JOBS else None
 
 
 class Job(NamedTuple):
     """The job as its API reported it, in normalised field names (classic ELB's), the status verbatim.
 
-    `sub_jobs` are normalised alike ({status, job_id, job_type, error_code, fail_reason, outcome}) and
-    `sub_jobs_total` counts them where the API does; `progress` is the API's own progress field as a fraction
-    0-1; `outcome` is what the status means by the API's registry entry: SUCCESS, FAIL, or None while it runs."""
+    `sub_jobs` are normalised alike (sub_job()) and summarised: up to SHOWN_SUB_JOBS of them, failed ones first,
+    with `sub_jobs_total` (all of them: the API's count, or as many as it lists), `sub_jobs_done` (ended) and
+    `sub_jobs_failed`; `entities` are strict JSON of a bounded size, without a sub-job list that `sub_jobs`
+    shows; `progress` is the API's own progress field as a fraction 0-1; `outcome` is what the status means by
+    the API's registry entry: SUCCESS, FAIL, or None while it runs."""
 
     status: str
     job_id: Optional[str] = None
@@ -143,22 +221,33 @@ class Job(NamedTuple):
     end_time: Optional[str] = None
     error_code: Optional[str] = None
     fail_reason: Optional[str] = None
-    entities: Optional[dict[str, Any]] = None
+    entities: Any = None
     sub_jobs: Optional[list[dict[str, Any]]] = None
     sub_jobs_total: Optional[int] = None
+    sub_jobs_done: Optional[int] = None
+    sub_jobs_failed: Optional[int] = None
     progress: Optional[float] = None
     expected_end_time: Optional[str] = None
     outcome: Optional[str] = None
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Optional["Job"]:
-        """A job from its normalised fields (a job API's, read by its registry entry, or a result's fed back);
-        None when it has no status string."""
+        """A job from its normalised fields (a job API's, read and counted by its registry entry, or a result's
+        fed back); None when it has no status string. Counts not given are counted from the list."""
         status = fields.get("status")
         if not isinstance(status, str) or not status.strip():
             return None
-        entities, sub_jobs, total = fields.get("entities"), fields.get("sub_jobs"), fields.get("sub_jobs_total")
-        progress, outcome = fields.get("progress"), fields.get("outcome")
+        listed = fields.get("sub_jobs")
+        sub_jobs = total = done = failed = None
+        if isinstance(listed, list):
+            sub_jobs, count, done, failed = summarise(
+                (sub_job(sub) for sub in listed if isinstance(sub, dict)), lambda sub: sub["outcome"])
+            total = max(sub_job_count(fields.get("sub_jobs_total")) or 0, count)
+            given = (sub_job_count(fields.get("sub_jobs_done")), sub_job_count(fields.get("sub_jobs_failed")))
+            if given[0] is not None and given[1] is not None and failed <= given[1] <= given[0] <= total:
+                done, failed = given
+        elif sub_job_count(fields.get("sub_jobs_total")) is not None:
+            total = fields["sub_jobs_total"]
         return cls(
             status=status[:64],
             job_id=text(fields.get("job_id")),
@@ -166,17 +255,49 @@ class Job(NamedTuple):
             begin_time=text(fields.get("begin_time")),
             end_time=text(fields.get("end_time")),
             error_code=text(fields.get("error_code")),
-            fail_reason=text(fields.get("fail_reason")),
-            entities=entities if isinstance(entities, dict) else None,
-            sub_jobs=[sub for sub in sub_jobs if isinstance(sub, dict)] if isinstance(sub_jobs, list) else None,
-            sub_jobs_total=total if type(total) is int and 0 <= total <= 10**6 else None,
-            progress=float(progress) if type(progress) in (int, float) and 0 <= progress <= 1 else None,
+            fail_reason=text(fields.get("fail_reason"), MAX_REASON),
+            entities=strict_json(fields.get("entities"), MAX_ENTITIES_CHARS),
+            sub_jobs=sub_jobs,
+            sub_jobs_total=total,
+            sub_jobs_done=done,
+            sub_jobs_failed=failed,
+            progress=fraction(fields.get("progress")),
             expected_end_time=text(fields.get("expected_end_time")),
-            outcome=outcome if outcome in (Status.SUCCESS.value, Status.FAIL.value) else None,
+            outcome=_outcome(fields.get("outcome")),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()
+
+    def in_brief(self) -> "Job":
+        """The snapshot without its entities, sub-job list and long texts (the counts stay): for an answer that
+        would otherwise pass MAX_ANSWER_CHARS."""
+        def cut(value: Optional[str]) -> Optional[str]:
+            return None if value is None else value[:_BRIEF_TEXT]
+
+        return self._replace(status=self.status[:_BRIEF_TEXT], job_id=cut(self.job_id), job_type=cut(self.job_type),
+                             begin_time=cut(self.begin_time), end_time=cut(self.end_time),
+                             error_code=cut(self.error_code), fail_reason=cut(self.fail_reason), entities=None,
+                             sub_jobs=None if self.sub_jobs is None else [],
+                             expected_end_time=cut(self.expected_end_time))
+
+
+_BRIEF_TEXT = 100
+# A progress fraction is read and carried to this many decimals: one that rounds to 0 says nothing (1e-300 taken at
+# its word would aim the next poll at a 305-digit end).
+TRACK_DIGITS = 4
+
+
+def fraction(value: Any) -> Optional[float]:
+    """A fraction 0-1 at the track's resolution (TRACK_DIGITS), from a finite number in that range; else None."""
+    if type(value) not in (int, float) or not 0 <= value <= 1:  # NaN is in no range
+        return None
+    return round(float(value), TRACK_DIGITS)
+
+
+def _share(value: float) -> float:
+    """A fraction as an answer writes it: 0-1 at the track's resolution, whatever arithmetic made it."""
+    return round(min(max(value, 0.0), 1.0), TRACK_DIGITS) if math.isfinite(value) else 0.0
 
 
 class Failure(NamedTuple):
@@ -192,14 +313,18 @@ class Failure(NamedTuple):
 Reply = Union[Job, Failure]
 
 
+MAX_MESSAGE = 2000  # characters of an error's message that an answer carries
+
+
 class Error(NamedTuple):
     type: ErrorType
     message: str
     retryable: bool
-    http_status: Optional[int] = None
+    http_status: Optional[int] = None  # the job API's, as http.client reads one: 100-999
 
     def to_dict(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"type": plain(self.type), "message": self.message, "retryable": self.retryable}
+        shown: dict[str, Any] = {"type": plain(self.type), "message": self.message[:MAX_MESSAGE],
+                                 "retryable": self.retryable}
         if self.http_status is not None:
             shown["http_status"] = self.http_status
         return shown
@@ -215,21 +340,18 @@ class Error(NamedTuple):
             raise InvalidInput(f"error.type is not one jobstep gives: {raw.get('type')!r:.40}", job_id) from None
         message, retryable, status = raw.get("message"), raw.get("retryable"), raw.get("http_status")
         if not isinstance(message, str) or not isinstance(retryable, bool) or not (
-            status is None or (type(status) is int and 100 <= status <= 599)
+            status is None or (type(status) is int and 100 <= status <= 999)
         ):
             raise InvalidInput("error must keep its message, retryable and http_status as a previous call gave them",
                                job_id)
-        return cls(kind, message[:2000], retryable, status)
+        return cls(kind, message[:MAX_MESSAGE], retryable, status)
 
 
 def _count(value: Any, name: str, job_id: str) -> int:
     # bool is an int in Python; an orchestrator never means True as a count.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise InvalidInput(f"poll.{name} must be a whole number from 0, got {value!r:.40}", job_id)
     return value
-
-
-TRACK_DIGITS = 4  # a progress fraction carried from call to call is rounded to this many decimals
 
 
 class Track(NamedTuple):
@@ -238,6 +360,11 @@ class Track(NamedTuple):
 
     fraction: float
     at: float
+
+    def to_dict(self) -> dict[str, float]:
+        """What from_dict reads, whatever the value: a fraction 0-1, and seconds from 0 (a loop whose start is
+        in the future by the orchestrator's clock) to MAX_WAIT_LIMIT (a finished loop of a job begun long ago)."""
+        return {"fraction": _share(self.fraction), "at": round(min(max(self.at, 0.0), MAX_WAIT_LIMIT), 1)}
 
     @classmethod
     def from_dict(cls, raw: Any, job_id: str) -> Optional["Track"]:
@@ -264,11 +391,10 @@ class Poll(NamedTuple):
     stateless: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """What from_dict reads, whatever the value: the counters saturate at MAX_COUNT."""
         started_at = format_time(self.started_at) if self.started_at else None
-        progress = {"fraction": round(self.progress.fraction, TRACK_DIGITS), "at": round(self.progress.at, 1)} \
-            if self.progress else None
-        return {"attempt": self.attempt, "started_at": started_at, "max_wait": self.max_wait, "errors": self.errors,
-                "progress": progress}
+        return {"attempt": min(self.attempt, MAX_COUNT), "started_at": started_at, "max_wait": self.max_wait,
+                "errors": min(self.errors, MAX_COUNT), "progress": self.progress.to_dict() if self.progress else None}
 
     @classmethod
     def from_dict(cls, raw: Any, job_id: str, now: datetime) -> "Poll":
@@ -309,20 +435,21 @@ class Progress(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         sub_jobs = dict(zip(("done", "failed", "total"), self.sub_jobs)) if self.sub_jobs else None
-        return {"fraction": round(self.fraction, 4), "source": self.source, "sub_jobs": sub_jobs,
-                "eta_seconds": self.eta_seconds}
+        eta = None if self.eta_seconds is None else min(self.eta_seconds, MAX_COUNT)  # 31 years: saturated
+        return {"fraction": _share(self.fraction), "source": self.source, "sub_jobs": sub_jobs, "eta_seconds": eta}
 
     @classmethod
     def from_dict(cls, raw: Any) -> Optional["Progress"]:
-        """A result's progress fed back, as it was shown; None when it is not one."""
-        if not isinstance(raw, dict) or type(raw.get("fraction")) not in (int, float) or not isinstance(
-                raw.get("source"), str):
+        """A result's progress fed back, as it was shown; None when it is not one (a fraction that is not a finite
+        number 0-1, as a hand-edited result may hold)."""
+        shown = fraction(raw.get("fraction")) if isinstance(raw, dict) else None
+        if shown is None or not isinstance(raw.get("source"), str):
             return None
         sub_jobs, eta = raw.get("sub_jobs"), raw.get("eta_seconds")
         counts = tuple(sub_jobs.get(key) for key in ("done", "failed", "total")) if isinstance(sub_jobs, dict) else None
-        return cls(float(raw["fraction"]), raw["source"][:20],
-                   counts if counts and all(type(count) is int for count in counts) else None,
-                   eta if type(eta) is int else None)
+        return cls(shown, raw["source"][:20],
+                   counts if counts and all(sub_job_count(count) is not None for count in counts) else None,
+                   eta if type(eta) is int and eta >= 0 else None)
 
 
 def _optional_text(raw: Mapping[str, Any], name: str, job_id: str) -> Optional[str]:
@@ -330,6 +457,12 @@ def _optional_text(raw: Mapping[str, Any], name: str, job_id: str) -> Optional[s
     if value is not None and not (isinstance(value, str) and len(value) <= 64):
         raise InvalidInput(f"{name} must stay as a previous call returned it", job_id)
     return value
+
+
+# Every answer's JSON fits in this many characters: fed back through API Gateway (base64, 4/3 longer) it stays far
+# inside the request body jobstep reads (events.MAX_PAYLOAD_CHARS), and inside an asynchronous invocation's 256 KB.
+MAX_ANSWER_CHARS = 64 * 1024
+_BRIEF_MESSAGE = 500
 
 
 class Result(NamedTuple):
@@ -348,6 +481,17 @@ class Result(NamedTuple):
     progress: Optional[Progress] = None  # how far the job says it is; None when it says nothing
 
     def to_dict(self) -> dict[str, Any]:
+        """The answer as JSON carries it, at most MAX_ANSWER_CHARS long: a job API that says more than fits (texts
+        of escaped characters, say) is shown in brief, with its error's message cut. Only sub-jobs can take it
+        past the bound: without them, every text, the entities and the message at their longest, each character
+        escaped, fit (a test in tests/test_round_trip.py holds this), so the common answer is not measured."""
+        written = self._written(self.job, self.error)
+        if self.job and self.job.sub_jobs and len(json.dumps(written)) > MAX_ANSWER_CHARS:
+            error = self.error._replace(message=self.error.message[:_BRIEF_MESSAGE]) if self.error else None
+            written = self._written(self.job.in_brief() if self.job else None, error)
+        return written
+
+    def _written(self, job: Optional[Job], error: Optional[Error]) -> dict[str, Any]:
         return {
             "job_id": self.job_id,
             "project_id": self.project_id,
@@ -356,8 +500,8 @@ class Result(NamedTuple):
             "done": self.done,
             "status": plain(self.status),
             "retry_after": self.retry_after,
-            "job": self.job.to_dict() if self.job else None,
-            "error": self.error.to_dict() if self.error else None,
+            "job": job.to_dict() if job else None,
+            "error": error.to_dict() if error else None,
             "poll": self.poll.to_dict(),
             "progress": self.progress.to_dict() if self.progress else None,
         }

@@ -33,11 +33,12 @@ def normal_status(status: str) -> str:
     return status.strip().upper()
 
 
-def loop_start(poll: Poll, reply: Reply, now: datetime) -> datetime:
-    """When the loop began: as the input says; else now, for a call that starts a loop; else (a stateless call,
-    which every tick repeats alike) the job's own begin_time, so that its deadline still comes."""
+def loop_start(poll: Poll, reply: Optional[Reply], now: datetime) -> datetime:
+    """When the loop began: as the input says, but never after now (an orchestrator's clock may run ahead, and an
+    age is never negative); else now, for a call that starts a loop; else (a stateless call, which every tick
+    repeats alike) the job's own begin_time, so that its deadline still comes."""
     if poll.started_at is not None:
-        return poll.started_at
+        return min(poll.started_at, now)
     begun = parse_time(reply.begin_time) if poll.stateless and isinstance(reply, Job) else None
     return min(now, begun) if begun else now
 
@@ -50,7 +51,7 @@ def job_start(started_at: datetime, job: Optional[Job]) -> datetime:
 
 def refused(error: Error, poll: Poll, now: datetime) -> tuple[Verdict, Poll]:
     """A call that ends the loop without a query (invalid input, configuration, credentials, a bug)."""
-    next_poll = Poll(poll.attempt + 1, poll.started_at or now, poll.max_wait or DEFAULT_MAX_WAIT, 0, poll.progress)
+    next_poll = Poll(poll.attempt + 1, loop_start(poll, None, now), poll.max_wait or DEFAULT_MAX_WAIT, 0, poll.progress)
     return Verdict(True, Status.ERROR, None, error), next_poll
 
 
@@ -180,12 +181,13 @@ def failure_message(job: Job) -> str:
     reason = _reason(job.error_code, job.fail_reason)
     kind = f" ({job.job_type})" if job.job_type else ""
     message = f"The job{kind} failed" + (f": {reason}" if reason else "") + "."
-    failed = [sub for sub in job.sub_jobs or () if sub.get("outcome") == Status.FAIL]
+    failed = [sub for sub in job.sub_jobs or () if sub.get("outcome") == Status.FAIL]  # listed first, some of all
     for sub in failed[:_SHOWN_SUB_JOBS]:
         sub_reason = _reason(sub.get("error_code"), sub.get("fail_reason"))
         message += f" Sub-job {sub.get('job_id')} failed" + (f": {sub_reason}" if sub_reason else "") + "."
-    if len(failed) > _SHOWN_SUB_JOBS:
-        message += f" {len(failed) - _SHOWN_SUB_JOBS} more sub-jobs failed."
+    more = max(job.sub_jobs_failed or 0, len(failed)) - _SHOWN_SUB_JOBS
+    if more > 0:
+        message += f" {more} more sub-jobs failed."
     if not reason and not failed:
         message += " The job API gave no reason: look at the job in the service's console."
     return message

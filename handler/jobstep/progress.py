@@ -7,7 +7,7 @@ import math
 from datetime import datetime
 from typing import NamedTuple, Optional
 
-from .model import TRACK_DIGITS, Job, Progress, Status, Track, parse_time
+from .model import TRACK_DIGITS, Job, Progress, Track, parse_time
 
 # How far off an honest progress value may be, beyond its rounding: "roughly linear", not exactly.
 NOISE = 0.1
@@ -39,10 +39,7 @@ def _most_ended(done: int) -> float:
 
 def read(job: Job, begun: datetime, now: datetime) -> Optional[Reading]:
     """The job's progress by the best source it gives: its own percent, else its sub-jobs, else its expected end."""
-    sub_jobs = job.sub_jobs or []
-    total = max(job.sub_jobs_total or 0, len(sub_jobs))
-    done = sum(1 for sub in sub_jobs if sub.get("outcome") in (Status.SUCCESS, Status.FAIL))
-    failed = sum(1 for sub in sub_jobs if sub.get("outcome") == Status.FAIL)
+    total, done, failed = job.sub_jobs_total or 0, job.sub_jobs_done or 0, job.sub_jobs_failed or 0
     counts = (done, failed, total) if total else (None, None, None)
     if job.progress is not None:
         highest = min(1.0, (job.progress + PERCENT_QUANTUM) / (1 - NOISE))  # rounded down, and 10 % under

@@ -7,17 +7,18 @@ path, its response model and its region table) and its API reference page for th
 lists them with their sources. A user's own entries (JOBSTEP_SERVICES) take the same schema and the same checks.
 """
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, Optional
 from urllib.parse import quote
 
-from .model import Job, Status, text
+from .model import Job, Status, sub_job, sub_job_count, summarise, text
 
 DEFAULT_SERVICE = "elb"
-# The normalised job fields an entry may map, and those of a sub-job.
+# The normalised job fields an entry may map, and those of a sub-job (its entities name its resource: ECS's server_id).
 JOB_FIELDS = ("status", "job_id", "job_type", "begin_time", "end_time", "error_code", "fail_reason", "entities",
               "sub_jobs", "sub_jobs_total", "progress", "expected_end_time")
-SUB_JOB_FIELDS = ("status", "job_id", "job_type", "error_code", "fail_reason")
+SUB_JOB_FIELDS = ("status", "job_id", "job_type", "error_code", "fail_reason", "entities")
 ENTRY_KEYS = ("host", "hosts", "domains", "path", "query", "job", "fields", "sub_job", "progress_scale", "success",
               "failure", "running")
 # How an entry's progress field counts: percent (0-100, or a string such as "60%") or a fraction (0-1).
@@ -78,7 +79,7 @@ BUILT_IN: dict[str, dict[str, Any]] = {
                        "begin_time": "metadata.creationTimestamp", "end_time": None, "error_code": None,
                        "fail_reason": "status.reason", "entities": None, "sub_jobs": "spec.subJobs"},
             "sub_job": {"status": "status.phase", "job_id": "metadata.uid", "job_type": "spec.type",
-                        "error_code": None, "fail_reason": "status.reason"},
+                        "error_code": None, "fail_reason": "status.reason", "entities": None},
             "success": ["Success"], "failure": ["Failed"], "running": ["Initializing", "Running"]},
     # huaweicloudsdkrds v3 list_job_info (one job, despite its name): progress is "process".
     "rds": {**_DATABASE, "host": "rds", "domains": _EU,
@@ -116,7 +117,7 @@ BUILT_IN: dict[str, dict[str, Any]] = {
                                                                             "DELAY_SCHEDULED"]},
     # huaweicloudsdksfsturbo v1 show_job_detail.
     "sfsturbo": {"host": "sfs-turbo", "path": "/v1/{project_id}/sfs-turbo/jobs/{job_id}", "domains": _EU,
-                 "fields": {"entities": None, "sub_jobs": "sub_jobs"},
+                 "fields": {"entities": None, "sub_jobs": "sub_jobs"}, "sub_job": {"entities": None},
                  "success": ["success"], "failure": ["failed"], "running": ["waiting", "running"]},
     # huaweicloudsdkddm v1 show_ddm_job_result.
     "ddm": {**_DATABASE, "host": "ddm", "path": "/v3/{project_id}/jobs/{job_id}", "query": {}, "domains": _EU,
@@ -186,36 +187,58 @@ class JobApi(NamedTuple):
         return index is not None and _dig(answer, self.job[:index]) == []
 
     def job_of(self, answer: Any) -> Optional[Job]:
-        """The answer's job in the normalised fields; None when the answer does not hold one."""
+        """The answer's job in the normalised fields; None when the answer does not hold one. Its sub-jobs are
+        counted whole and read only as far as an answer shows them; its entities without the sub-job list."""
         found = _dig(answer, self.job)
         if not isinstance(found, dict):
             return None
-        values = {name: _dig(found, path) for name, path in self.fields}
+        paths = dict(self.fields)
+        values = {name: _dig(found, path) for name, path in paths.items()}
         values["status"] = text(values.get("status"))
         values["outcome"] = self.outcome(values["status"]) if values["status"] else None
         values["progress"] = _fraction(values.get("progress"), self.progress_scale)
-        if isinstance(values.get("sub_jobs"), list):
-            values["sub_jobs"] = [self._sub_job(sub) for sub in values["sub_jobs"] if isinstance(sub, dict)]
+        listed = values.get("sub_jobs")
+        if isinstance(listed, list):
+            status_path = dict(self.sub_job).get("status", ())
+
+            def outcome_of(sub: dict[str, Any]) -> Optional[str]:
+                status = text(_dig(sub, status_path)) if status_path else None
+                return self.outcome(status) if status else None
+
+            shown, count, done, failed = summarise((sub for sub in listed if isinstance(sub, dict)), outcome_of)
+            values.update(sub_jobs=[sub_job({**{name: _dig(sub, path) for name, path in self.sub_job},
+                                             "outcome": outcome_of(sub)}) for sub in shown],
+                          sub_jobs_total=max(sub_job_count(values.get("sub_jobs_total")) or 0, count),
+                          sub_jobs_done=done, sub_jobs_failed=failed)
+            if "entities" in paths:
+                values["entities"] = _without(values["entities"], paths["entities"], paths["sub_jobs"])
         return Job.from_fields(values)
 
-    def _sub_job(self, sub: dict[str, Any]) -> dict[str, Any]:
-        shown: dict[str, Any] = {name: text(_dig(sub, path)) for name, path in self.sub_job}
-        shown["outcome"] = self.outcome(shown["status"]) if shown.get("status") else None
-        return shown
+
+def _without(tree: Any, root: tuple[str, ...], path: tuple[str, ...]) -> Any:
+    """`tree` (the value found at `root`) without what `path` points to below `root`: what another field holds."""
+    if path[:len(root)] != root or len(path) == len(root) or not isinstance(tree, dict):
+        return tree
+    head, rest = path[len(root)], path[len(root) + 1:]
+    if not rest:
+        return {key: value for key, value in tree.items() if key != head}
+    return {**tree, head: _without(tree.get(head), (), rest)} if head in tree else tree
 
 
 def _fraction(value: Any, scale: str) -> Optional[float]:
     """A progress field as a fraction 0-1: "60%", "60" or 60 in percent, 0.6 as a fraction; None when it says
-    nothing ("" when a job is not running, as RDS answers)."""
+    nothing ("" when a job is not running, as RDS answers) or is no finite number (NaN, 1e400, 10**400)."""
     if isinstance(value, str):
         value = value.strip().rstrip("%").strip()
-        try:
-            value = float(value) if value else None
-        except ValueError:
-            return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:  # value != value: NaN
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    return min(1.0, max(0.0, value / 100 if scale == "percent" else value))
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # not a number; an integer too large for a float
+        return None
+    if not math.isfinite(number):
+        return None
+    return min(1.0, max(0.0, number / 100 if scale == "percent" else number))
 
 
 def _problem(name: str, key: str, must: str) -> ServiceError:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import requests
 
@@ -65,16 +65,18 @@ def remaining_seconds(context: Any) -> float:
         return MAX_REQUEST_SECONDS + MARGIN_SECONDS
 
 
-def request_budget(context: Any) -> float:
-    """Seconds the request may take so that the function still answers before its own timeout."""
-    return min(MAX_REQUEST_SECONDS, remaining_seconds(context) - MARGIN_SECONDS)
+def request_budget(context: Any, runtime: Runtime, until: Optional[float]) -> float:
+    """Seconds the request may take so that the function still answers before its own timeout, and by `until`
+    (on the runtime's clock) when a long poll set one."""
+    budget = min(MAX_REQUEST_SECONDS, remaining_seconds(context) - MARGIN_SECONDS)
+    return budget if until is None else min(budget, until - runtime.clock())
 
 
 def _now(runtime: Runtime) -> datetime:
     return datetime.fromtimestamp(runtime.clock(), timezone.utc)
 
 
-def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> Result:
+def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime, until: Optional[float]) -> Result:
     try:
         config = load_config(runtime.environ, runtime.read_file)
     except ConfigError as exc:
@@ -89,7 +91,7 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime) -> 
     if problem is not None:
         return result(*refused(problem, target.poll, now), **names)
 
-    budget = request_budget(context)
+    budget = request_budget(context, runtime, until)
     reply: Reply
     if budget < MIN_BUDGET_SECONDS:
         reply = Failure(FailureKind.TIMEOUT, "too little of the invocation's time was left to query the job")
@@ -104,8 +106,8 @@ def _internal(exc: Exception, now: datetime) -> Result:
     return result(*refused(error, Poll(), now))
 
 
-def _answer_job(job: Parsed, context: Any, runtime: Runtime) -> Result:
-    """The result for one job, logged; never raises."""
+def _answer_job(job: Parsed, context: Any, runtime: Runtime, until: Optional[float] = None) -> Result:
+    """The result for one job, logged, its query ended by `until` if given; never raises."""
     began = time.monotonic()
     now = _now(runtime)
     try:
@@ -115,7 +117,7 @@ def _answer_job(job: Parsed, context: Any, runtime: Runtime) -> Result:
         elif isinstance(job, Result):  # a finished result fed back: answered as it is
             answer = job
         else:
-            answer = _query_once(job, context, runtime, now)
+            answer = _query_once(job, context, runtime, now, until)
     except Exception as exc:  # a bug must still answer, and say so
         answer = _internal(exc, now)
     try:
@@ -125,25 +127,27 @@ def _answer_job(job: Parsed, context: Any, runtime: Runtime) -> Result:
     return answer
 
 
-def _long_poll(answer: Result, wait: int, context: Any, runtime: Runtime) -> Result:
-    """Ask again inside this call, as the loop would, until done, `wait` seconds pass or time runs short."""
-    until = runtime.clock() + wait
+def _long_poll(answer: Result, until: float, context: Any, runtime: Runtime) -> Result:
+    """Ask again inside this call, as the loop would, until done, `until` comes or the function's time runs short;
+    each query, ended by `until`, is given at least MIN_BUDGET_SECONDS of it."""
     while not answer.done and answer.retry_after:
         delay = answer.retry_after
         time_left = remaining_seconds(context) - MARGIN_SECONDS - MIN_BUDGET_SECONDS
-        if runtime.clock() + delay > until or delay > time_left:
+        if runtime.clock() + delay + MIN_BUDGET_SECONDS > until or delay > time_left:
             break
         runtime.sleep(delay)
-        answer = _answer_job(parse_job(answer.to_dict(), _now(runtime)), context, runtime)
+        answer = _answer_job(parse_job(answer.to_dict(), _now(runtime)), context, runtime, until)
     return answer
 
 
-def _shaped(trigger: Trigger, answers: list[Result], context: Any, runtime: Runtime) -> Answer:
+def _shaped(trigger: Trigger, answers: list[Result], context: Any, runtime: Runtime,
+            until: Optional[float]) -> Answer:
     """The answer in the shape its source expects."""
     if trigger.source == KAFKA:
         return [answer.to_dict() for answer in answers]
     if trigger.request is not None:  # API Gateway
-        return http_response(_long_poll(answers[0], trigger.request.wait, context, runtime), trigger.request)
+        answer = answers[0] if until is None else _long_poll(answers[0], until, context, runtime)
+        return http_response(answer, trigger.request)
     return answers[0].to_dict()
 
 
@@ -160,9 +164,13 @@ def handle(event: Any, context: Any, runtime: Runtime) -> Answer:
     """One invocation, answered in the shape its source expects. Never raises: failures are verdicts."""
     trigger = Trigger(source_of(event) or DIRECT, ())
     try:
+        began = runtime.clock()
         trigger = read_trigger(event, _now(runtime))
-        answers = [_answer_job(job, context, runtime) for job in trigger.jobs]
-        return _shaped(trigger, answers, context, runtime)
+        # A long poll (API Gateway's ?wait=N) answers within N seconds of the call's start, its first query included.
+        wait = trigger.request.wait if trigger.request is not None else 0
+        until = began + wait if wait else None
+        answers = [_answer_job(job, context, runtime, until) for job in trigger.jobs]
+        return _shaped(trigger, answers, context, runtime, until)
     except Exception as exc:  # a bug or a broken edge: still an answer, in the source's shape
         # The machine's clock, not the runtime's: the runtime may be what failed.
         return _shaped_internal(trigger.source, len(trigger.jobs), _internal(exc, datetime.now(timezone.utc)))
