@@ -15,9 +15,10 @@ limits: a clock up to 5 minutes ahead or behind, counters at their maximum, a lo
 
 Catches (each an @example below, each failed before the fix): a loop started in the future by a fast clock
 (poll.progress.at -119.3, refused); attempt or errors of 10**9 (10**9 + 1, refused); a finished loop of a job begun
-more than 31 days ago (progress.at above the limit, refused); a progress value of 10**400 or 1e-310 (an
-OverflowError answered as internal); NaN in the job's entities (not strict JSON); 990 KB of sub-job objects (an
-answer of 37.6 MB) and 600 ECS sub-jobs (an answer over 256 KiB, which the body channel then refuses).
+more than 31 days ago (progress.at above the limit, refused); a progress value of 10**400 or 1e-310, or a
+Retry-After of 400 digits (an OverflowError answered as internal); 1e-300 (a 305-digit eta_seconds); NaN in the
+job's entities (not strict JSON); 990 KB of sub-job objects (an answer of 37.6 MB) and 600 ECS sub-jobs (an answer
+over 256 KiB, which the body channel then refuses).
 """
 
 import json
@@ -263,6 +264,8 @@ def run_example(world: World, reply: Reply, caller: Caller, channel: str) -> Non
 @example(reply=Reply("rds", {"status": "Completed", "progress": "100%"}), caller=Caller(started=-40 * 86400))
 @example(reply=Reply("rds", {"status": "Running", "progress": 10**400}), caller=Caller())
 @example(reply=Reply("ims", {"status": "RUNNING", "progress": 1e-310}), caller=Caller())
+@example(reply=Reply("ims", {"status": "RUNNING", "progress": 1e-300}), caller=Caller())
+@example(reply=Reply("elb", {"status": "RUNNING"}, 429, "9" * 400), caller=Caller())
 @example(reply=Reply("elb", {"status": "RUNNING", "entities": {"load": math.nan}}), caller=Caller())
 @example(reply=Reply("elb", {"status": "RUNNING", "sub_jobs": [{}] * EMPTY_SUB_JOBS}), caller=Caller())
 @example(reply=Reply("ecs", {"status": "RUNNING", "sub_jobs": [ECS_SUB_JOB] * 600}), caller=Caller())
