@@ -48,6 +48,7 @@ bench: $(BENCH_STAMP)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check handler tests bench
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest

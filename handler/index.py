@@ -6,8 +6,10 @@ import gc
 # (7.5 ms of a 90 ms cold start, measured with gc.callbacks), and so is scanning them again in every later
 # collection of a warm instance. So no collection until they exist, then they are frozen out of the collector.
 gc.disable()
+from typing import Any  # noqa: E402
+
 from jobstep.client import new_session  # noqa: E402
-from jobstep.step import Runtime, handle  # noqa: E402
+from jobstep.step import Answer, Runtime, handle  # noqa: E402
 
 # Created once per instance, so warm invocations reuse the connection to the job API.
 _RUNTIME = Runtime(session=new_session())
@@ -15,5 +17,5 @@ gc.freeze()
 gc.enable()
 
 
-def handler(event, context):
+def handler(event: Any, context: Any) -> Answer:
     return handle(event, context, _RUNTIME)

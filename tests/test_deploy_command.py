@@ -382,12 +382,12 @@ def test_the_stand_in_refuses_a_flow_without_the_fields_the_sdk_marks_required(s
                                         if not (place == number and key == "end")}
                                        for place, state in enumerate(made["states"])]}
         refused = api.send(deploy.create_workflow(settings, stripped))
-        assert isinstance(refused, deploy.Failure) and "lacks the required field(s) end" in refused.message
+        assert isinstance(refused, deploy.Stop) and "lacks the required field(s) end" in refused.message
 
     accepted = api.send(deploy.create_workflow(settings, made))
 
     assert set(kinds) == {"Operation", "Sleep", "End"}
-    assert not isinstance(accepted, deploy.Failure) and accepted["name"] == "jobstep-wait"
+    assert not isinstance(accepted, deploy.Stop) and accepted["name"] == "jobstep-wait"
 
 
 @pytest.mark.parametrize("body, says", [

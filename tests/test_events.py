@@ -116,7 +116,7 @@ def check_answer(world, event, shape=RESULT):
             queried.append(result)
     sent = simulator.seen[before:]
     assert len(sent) <= len(queried)  # nothing is sent for invalid input
-    paths = {SERVICES[r["service"] or "elb"].path.format(project_id=PROJECT, job_id=r["job_id"])
+    paths = {SERVICES[r["service"] or "elb"].path.format(project_id=r["project_id"] or PROJECT, job_id=r["job_id"])
              for r in queried if (r["service"] or "elb") in SERVICES}
     assert {seen.target for seen in sent} <= paths
     return answer

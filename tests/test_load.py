@@ -4,9 +4,11 @@ calls leave memory, descriptors and connections flat, and rotated agency keys ap
 import gc
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import agency
+from jobstep import client
 from jobstep.client import new_session
 from jobstep.step import Runtime, handle
 from jobstep_tools.local import LocalContext
@@ -48,7 +50,15 @@ def open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def settled() -> None:
+    """Waits until no request that an earlier test abandoned is still running: its socket would close mid-count."""
+    deadline = time.monotonic() + 10
+    while client._POOL.abandoned and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_ten_thousand_calls_leave_memory_descriptors_and_connections_flat_as_keys_rotate(harness):
+    settled()
     keys = [(f"ROTATEDAK{n:011d}", f"rotated-secret-{n}", f"rotated-token-{n}") for n in range(4)]
     harness.simulator.keys.update({ak: (sk, token) for ak, sk, token in keys})
     harness.simulator.add_job("job-1", init_seconds=0, run_seconds=10**9)

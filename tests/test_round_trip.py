@@ -43,6 +43,7 @@ from jobstep.model import (
     Error,
     ErrorType,
     Job,
+    JobRef,
     Poll,
     Progress,
     Result,
@@ -361,7 +362,7 @@ def test_an_answer_without_sub_jobs_fits_whatever_its_texts():
     entities = {"note": emoji[:(MAX_ENTITIES_CHARS - 12) // 12]}
     job = Job.from_fields({**dict.fromkeys(names, emoji), "entities": entities, "sub_jobs_total": MAX_SUB_JOBS})
     assert job is not None and job.entities == entities and job.sub_jobs is None
-    result = Result("j" * 64, "p" * 64, "r" * 64, "s" * 64, False, job.status.upper(), 3600, job,
+    result = Result(JobRef("j" * 64, "p" * 64, "r" * 64, "s" * 64), False, job.status.upper(), 3600, job,
                     Error(ErrorType.JOB_FAILED, emoji, True, 999),
                     Poll(MAX_COUNT, NOW, MAX_WAIT_LIMIT, MAX_COUNT, Track(1.0, MAX_WAIT_LIMIT)),
                     Progress(1.0, "sub_jobs", (MAX_SUB_JOBS,) * 3, MAX_COUNT))

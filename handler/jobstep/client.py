@@ -13,6 +13,8 @@ from huaweicloudsdkcore.signer.signer import Signer
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from . import errors
+from .config import Target
 from .credentials import Credentials
 from .model import MAX_WAIT_LIMIT, Failure, FailureKind, Reply
 from .redact import Secrets
@@ -51,7 +53,8 @@ def signed_headers(url: str, credentials: Credentials, project_id: str, now: dat
         headers["X-Security-Token"] = credentials.security_token
     request = SdkRequest(method="GET", schema=parts.scheme, host=parts.netloc, resource_path=parts.path,
                          query_params=parse_qsl(parts.query), header_params=headers, body="")
-    return Signer(credentials).sign(request).header_params
+    signed: dict[str, str] = Signer(credentials).sign(request).header_params
+    return signed
 
 
 def timeouts(budget: float) -> tuple[float, float]:
@@ -109,15 +112,15 @@ def _error_fields(data: Any) -> tuple[Optional[str], Optional[str]]:
 
 
 def parse_reply(api: JobApi, status: int, headers: Any, body: bytes, now: datetime, secrets: Secrets) -> Reply:
-    """The answer as a Job or a Failure; no secret of `secrets` that the server echoed survives in it. Any 2xx
-    holds the job: the job APIs document 200, and a 202 with the job's body is the job all the same."""
+    """The reply a response is, a Job or a Failure; no secret of `secrets` that the server echoed survives in it.
+    Any 2xx holds the job: the job APIs document 200, and a 202 with the job's body is the job all the same."""
     data = _decoded(body, secrets)
     if 200 <= status < 300:
         if data is None:
-            return Failure(FailureKind.BAD_RESPONSE, "the answer was not JSON")
+            return Failure(FailureKind.BAD_RESPONSE, errors.NOT_JSON)
         if api.lists_no_job(data):  # treated as the 404 it means, grace period and all
-            return Failure(FailureKind.HTTP, "the job API lists no job with this id", 404)
-        return api.job_of(data) or Failure(FailureKind.BAD_RESPONSE, "the answer had no job status")
+            return Failure(FailureKind.HTTP, errors.LISTS_NO_JOB, 404)
+        return api.job_of(data) or Failure(FailureKind.BAD_RESPONSE, errors.NO_JOB_STATUS)
     code, message = _error_fields(data)
     return Failure(FailureKind.HTTP, message or "", status, code, retry_after_seconds(headers.get("Retry-After"), now))
 
@@ -130,15 +133,15 @@ def _get(session: requests.Session, api: JobApi, url: str, headers: dict[str, st
                          stream=True) as response:
             body = _read_body(response)
             if body is None:
-                return Failure(FailureKind.BAD_RESPONSE, f"the answer was larger than {MAX_BODY} bytes")
+                return Failure(FailureKind.BAD_RESPONSE, errors.too_large(MAX_BODY))
             try:
                 return parse_reply(api, response.status_code, response.headers, body, now, secrets)
             except Exception as exc:  # whatever the job API sent, a reply that cannot be read is retried
-                return Failure(FailureKind.BAD_RESPONSE, f"the answer could not be read ({type(exc).__name__})")
+                return Failure(FailureKind.BAD_RESPONSE, errors.unreadable(exc))
     except requests.Timeout:
-        return Failure(FailureKind.TIMEOUT, f"no answer within {budget:.1f} s")
+        return Failure(FailureKind.TIMEOUT, errors.no_answer(budget))
     except requests.RequestException as exc:
-        return Failure(FailureKind.CONNECTION, f"could not reach {urlsplit(url).netloc}: {type(exc).__name__}")
+        return Failure(FailureKind.CONNECTION, errors.unreachable(urlsplit(url).netloc, exc))
 
 
 class _Call:
@@ -169,8 +172,7 @@ class _Pool:
         without starting it, while `limit` requests are abandoned."""
         with self.lock:
             if self.abandoned >= self.limit:
-                return Failure(FailureKind.TIMEOUT, f"its last {self.abandoned} requests are still unanswered, so no"
-                                                    " more are sent until one ends")
+                return Failure(FailureKind.TIMEOUT, errors.still_unanswered(self.abandoned))
             worker = self.idle.pop() if self.idle else None
         call = _Call(task)
         (worker or _Worker(self)).hand(call)
@@ -193,9 +195,11 @@ class _Pool:
 
 
 def _outcome(call: _Call) -> Reply:
-    if isinstance(call.outcome[0], Exception):  # a bug: raised again in the caller's thread, where it is answered
-        raise call.outcome[0]
-    return call.outcome[0]
+    outcome = call.outcome[0]
+    if isinstance(outcome, Exception):  # a bug: raised again in the caller's thread, where it is answered
+        raise outcome
+    reply: Reply = outcome
+    return reply
 
 
 class _Worker:
@@ -230,15 +234,8 @@ MAX_ABANDONED = 4
 _POOL = _Pool(MAX_ABANDONED)
 
 
-def fetch_job(
-    session: requests.Session,
-    api: JobApi,
-    url: str,
-    credentials: Credentials,
-    project_id: str,
-    now: datetime,
-    budget: float,
-) -> Reply:
+def fetch_job(session: requests.Session, target: Target, credentials: Credentials, now: datetime,
+              budget: float) -> Reply:
     """GET the job once; the reply comes within `budget` seconds, whatever the server does.
 
     requests' timeouts bound each socket operation, not the request ("not a time limit on the entire response
@@ -247,10 +244,10 @@ def fetch_job(
     timeout, so the request runs on a worker thread that the caller stops waiting for when the budget is
     spent; the worker's socket timeouts end the request later, and _Pool bounds how many do so at once.
     """
-    headers = signed_headers(url, credentials, project_id, now)
+    headers = signed_headers(target.url, credentials, target.project_id, now)
     authorization = headers["Authorization"]
     # The Authorization value holds nothing else secret: the access key and the signature.
     secrets = Secrets.of(credentials.ak, credentials.sk, credentials.security_token or "",
                          authorization.rpartition("Signature=")[2])
-    reply = _POOL.run(lambda: _get(session, api, url, headers, secrets, now, budget), budget)
-    return reply if reply is not None else Failure(FailureKind.TIMEOUT, f"no answer within {budget:.1f} s")
+    reply = _POOL.run(lambda: _get(session, target.api, target.url, headers, secrets, now, budget), budget)
+    return reply if reply is not None else Failure(FailureKind.TIMEOUT, errors.no_answer(budget))

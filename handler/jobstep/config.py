@@ -3,24 +3,19 @@ code package's files through `read_file`), and where one query goes once the eve
 precedence over it (`resolve`, pure as well)."""
 
 import ipaddress
-import json
-from collections import ChainMap
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Union
 from urllib.parse import urlsplit
 
+from . import errors
 from .events import Query
-from .model import MAX_WAIT_LIMIT, Error, ErrorType, Poll, valid_id, valid_region, valid_service_name
+from .model import MAX_WAIT_LIMIT, ConfigError, Error, JobRef, Poll, ServiceError, valid_id, valid_region
 from .policy import DEFAULT_MAX_WAIT, Policy
-from .services import DEFAULT_SERVICE, SERVICES, JobApi, ServiceError, job_api
+from .services import DEFAULT_SERVICE, SERVICES, JobApi, entries, job_api
 
 MAX_DELAY_LIMIT = 3600  # an hour between queries is already more than any job API needs
 _DEFAULT = Policy()
-
-
-class ConfigError(ValueError):
-    """A variable is set to something unusable; the message names it and says what it must be."""
 
 
 class Config(NamedTuple):
@@ -34,15 +29,12 @@ class Config(NamedTuple):
 
 
 class Target(NamedTuple):
-    """Where one query goes, every field settled: the event's own, else the configuration's."""
+    """Where one query goes, complete: the job, its project, its job API and the URL of its query."""
 
     job_id: str
-    project_id: Optional[str]
-    region: Optional[str]
-    service: str
-    api: Optional[JobApi]  # None for a service the registry does not have
-    url: Optional[str]  # None without a job API, a project or a region
-    poll: Poll  # with max_wait settled
+    project_id: str
+    api: JobApi
+    url: str
 
 
 def _is_loopback(host: str) -> bool:
@@ -54,19 +46,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _endpoint(value: str) -> str:
+def base_url(value: str, name: str, example: str) -> str:
+    """`value` as the base URL that signed requests go to (JOBSTEP_ENDPOINT, `jobstep deploy --endpoint`): https,
+    or plain http to this machine only (a stand-in, a local proxy); no user, path, query or fragment. ConfigError
+    names `name` and shows `example` otherwise."""
     try:
         parts = urlsplit(value)
         host = parts.hostname or ""
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
     except ValueError as exc:
-        raise ConfigError(f"JOBSTEP_ENDPOINT is not a URL: {exc}") from None
-    if not host or parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError(
-            "JOBSTEP_ENDPOINT must be a base URL like https://elb.example.com, with no user, query or fragment"
-        )
+        raise ConfigError(f"{name} is not a URL ({exc}): give a base URL like {example}") from None
+    if not host or parts.username or parts.password or parts.query or parts.fragment or parts.path.strip("/"):
+        raise ConfigError(f"{name} must be a base URL like {example}, with no user, path, query or fragment")
     if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
-        raise ConfigError("JOBSTEP_ENDPOINT must use https:// (plain http:// only for a loopback host)")
+        raise ConfigError(f"{name} must use https:// (plain http:// only for a loopback host)")
     return value.rstrip("/")
 
 
@@ -94,26 +87,18 @@ def _growth(environ: Mapping[str, str]) -> float:
 
 @lru_cache(maxsize=4)  # the same text on every call of an instance: read it once
 def custom_services(text: str) -> Mapping[str, JobApi]:
-    """The user's own job APIs, from a JSON object of entries; ConfigError names the entry and key at fault."""
+    """The built-in job APIs and the user's own, from a JSON object of entries read as the built-in ones are
+    (services.entries, services.job_api); ConfigError names the entry and key at fault."""
     try:
-        entries = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"JOBSTEP_SERVICES is not JSON: {exc}") from None
-    except RecursionError:
-        raise ConfigError("JOBSTEP_SERVICES is nested too deeply to be registry entries") from None
-    if not isinstance(entries, dict):
-        raise ConfigError('JOBSTEP_SERVICES must be a JSON object: {"<name>": {<entry>}, ...}')
-    services = {}
-    for name, entry in entries.items():
-        if not valid_service_name(name):
-            raise ConfigError(f"JOBSTEP_SERVICES: {name!r:.40} is not a service name (1-32 of a-z, 0-9, '-', '_')")
-        if name in SERVICES:
-            raise ConfigError(f"JOBSTEP_SERVICES: {name!r} is built in; give your entry another name")
-        try:
-            services[name] = job_api(name, entry)
-        except ServiceError as exc:
-            raise ConfigError(f"JOBSTEP_SERVICES: {exc}") from None
-    return services
+        read = entries(text, "JOBSTEP_SERVICES")
+        built_in = next((name for name in read if name in SERVICES), None)
+        if built_in:
+            raise ServiceError(f"JOBSTEP_SERVICES: {built_in!r} is built in; give your entry another name")
+        return SERVICES.with_own({name: job_api(name, entry) for name, entry in read.items()})
+    except ServiceError as exc:
+        message = str(exc)
+        raise ConfigError(message if message.startswith("JOBSTEP_SERVICES") else f"JOBSTEP_SERVICES: {message}") \
+            from None
 
 
 def _services(environ: Mapping[str, str], read_file: Callable[[str], str]) -> Mapping[str, JobApi]:
@@ -126,7 +111,7 @@ def _services(environ: Mapping[str, str], read_file: Callable[[str], str]) -> Ma
         except (OSError, ValueError) as exc:
             raise ConfigError(f"JOBSTEP_SERVICES names {value!r:.80}, which is not a readable file of the code"
                               f" package ({type(exc).__name__})") from None
-    return ChainMap(custom_services(value), SERVICES)
+    return custom_services(value)
 
 
 def load_config(environ: Mapping[str, str], read_file: Callable[[str], str]) -> Config:
@@ -154,7 +139,7 @@ def load_config(environ: Mapping[str, str], read_file: Callable[[str], str]) -> 
     )
     return Config(
         region=region,
-        endpoint=_endpoint(endpoint) if endpoint else None,
+        endpoint=base_url(endpoint, "JOBSTEP_ENDPOINT", "https://elb.example.com") if endpoint else None,
         project_id=project_id,
         service=service,
         max_wait=_seconds(environ, "JOBSTEP_MAX_WAIT", DEFAULT_MAX_WAIT, 1),
@@ -170,24 +155,24 @@ def endpoint(config: Config, api: JobApi, region: Optional[str]) -> Optional[str
     return api.regional_endpoint(region) if region else None
 
 
-def resolve(query: Query, config: Config) -> tuple[Target, Optional[Error]]:
-    """The query's target, its own fields over the configuration's, and why it cannot be queried (a service the
-    registry does not have, no project, no region), if so."""
-    project_id = query.project_id or config.project_id
-    region = query.region or config.region
-    service = query.service or config.service
+def settle(query: Query, config: Config) -> tuple[JobRef, Poll]:
+    """Which job the query names and the loop's state, the event's own fields over the configuration's."""
+    ref = JobRef(query.job_id, query.project_id or config.project_id, query.region or config.region,
+                 query.service or config.service)
+    return ref, query.poll._replace(max_wait=query.poll.max_wait or config.max_wait)
+
+
+def resolve(query: Query, config: Config) -> Union[Target, Error]:
+    """Where the query goes, settled as `settle` does, or why it cannot be sent: a service the registry does not
+    have, no project, no region."""
+    ref, _ = settle(query, config)
+    service = ref.service or config.service
     api = config.services.get(service)
-    base = endpoint(config, api, region) if api else None
-    url = api.url(base, project_id, query.job_id) if api and base and project_id else None
-    poll = query.poll._replace(max_wait=query.poll.max_wait or config.max_wait)
-    target = Target(query.job_id, project_id, region, service, api, url, poll)
     if api is None:
-        return target, Error(ErrorType.INVALID_INPUT, f"service must be one of {', '.join(config.services)};"
-                             f" got {service!r:.40}", False)
-    if not project_id:
-        return target, Error(ErrorType.CONFIGURATION, "No project ID: pass project_id in the event, or set "
-                             "HUAWEICLOUD_SDK_PROJECT_ID (FunctionGraph sets RUNTIME_PROJECT_ID itself).", False)
+        return errors.unknown_service(service, config.services)
+    if not ref.project_id:
+        return errors.NO_PROJECT
+    base = endpoint(config, api, ref.region)
     if not base:
-        return target, Error(ErrorType.CONFIGURATION, "No region: pass region in the event, or set JOBSTEP_REGION "
-                             "(for example ap-southeast-1).", False)
-    return target, None
+        return errors.NO_REGION
+    return Target(query.job_id, ref.project_id, api, api.url(base, ref.project_id, query.job_id))

@@ -2,9 +2,10 @@
 why they cannot."""
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Union
 
-from .model import Error, ErrorType
+from . import errors
+from .model import Error
 
 
 class Credentials(NamedTuple):
@@ -57,14 +58,18 @@ def _visible_ascii(value: str) -> bool:
     return value.isascii() and value.isprintable() and " " not in value
 
 
-def credentials_problem(credentials: Optional[Credentials]) -> Optional[Error]:
-    """Why these keys cannot sign a request, or None. No retry helps either way."""
-    if credentials is None:
-        return Error(ErrorType.CREDENTIALS, "No credentials: give the function an agency (FunctionGraph then hands its"
-                     " temporary keys to the handler), or set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK.", False)
+def credentials_problem(credentials: Credentials) -> Optional[Error]:
+    """Why these keys cannot sign a request, or None. No retry helps."""
     values = (credentials.ak, credentials.sk, credentials.security_token)
     for name, value in zip(_NAMES[credentials.source], values):
         if value is not None and not _visible_ascii(value):
-            return Error(ErrorType.CREDENTIALS, f"{name} has a space, a control character or a non-ASCII character"
-                         " inside it, which no key has: set it again, copied whole", False)
+            return errors.unusable_key(name)
     return None
+
+
+def signing_keys(context: Any, environ: Mapping[str, str]) -> Union[Credentials, Error]:
+    """The keys that sign this call's request (find_credentials), or why there are none that can."""
+    credentials = find_credentials(context, environ)
+    if credentials is None:
+        return errors.NO_CREDENTIALS
+    return credentials_problem(credentials) or credentials

@@ -10,21 +10,27 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from enum import Enum
 from typing import Any, Callable, NamedTuple, Optional, Union
 
-from .model import InvalidInput, Job, Poll, Result, valid_id, valid_region, valid_service_name
+from .model import POLL_QUERY, InvalidInput, Job, JobRef, Poll, Result, valid_id, valid_region, valid_service_name
 
-# The job fields an API Gateway request may name in its path, query string or body.
-JOB_FIELDS = ("job_id", "project_id", "region", "service")
-# The loop's state in a query string: what the Location header of a 202 or 503 answer carries.
-POLL_PARAMETERS = ("started_at", "attempt", "errors", "max_wait")
-PROGRESS_PARAMETERS = ("progress", "progress_at")  # poll.progress: the last reading's fraction, and when
 # API Gateway gives a backend at most about 30 s; the long poll stays well inside it.
 MAX_LONG_POLL_SECONDS = 25
 # A job event is a few hundred bytes; the asynchronous invocation limit (256 KB) is generous.
 MAX_PAYLOAD_CHARS = 256 * 1024
 
-DIRECT, APIG, TIMER, SMN, KAFKA = "direct", "apig", "timer", "smn", "kafka"
+
+class Source(str, Enum):
+    """Where an event comes from: the sources jobstep reads (SOURCES)."""
+
+    DIRECT = "direct"  # a direct or flow-node invocation
+    APIG = "apig"
+    TIMER = "timer"
+    SMN = "smn"
+    KAFKA = "kafka"
+
+
 UNDERSTOOD = (
     'a direct or flow-node invocation ({"job_id": "..."}), an API Gateway request (/jobs/{job_id}, ?job_id=,'
     " or a JSON body), a timer trigger (the job event in its additional information), an SMN trigger (the job"
@@ -57,7 +63,7 @@ class HttpRequest(NamedTuple):
 class Trigger(NamedTuple):
     """Where the event came from and what it asks: one entry per job (Kafka batches several)."""
 
-    source: str
+    source: Source
     jobs: tuple[Parsed, ...]
     request: Optional[HttpRequest] = None  # API Gateway only
 
@@ -69,7 +75,7 @@ def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Qu
     if not isinstance(event, dict):
         raise InvalidInput(f'the event must be a JSON object like {{"job_id": "..."}}, got {type(event).__name__}')
     job_id = event.get("job_id")
-    if not valid_id(job_id):
+    if not isinstance(job_id, str) or not valid_id(job_id):
         shown = "missing" if job_id is None else f"{job_id!r:.80}"
         raise InvalidInput(f"job_id must be 1-64 letters, digits or '-', as the job API returned it; got {shown}")
     if event.get("done") is True:
@@ -145,37 +151,6 @@ def _merge(fields: dict[str, Any], name: str, value: Any) -> None:
     fields[name] = value
 
 
-def _whole_number(text: str, digits: int) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= digits
-
-
-def _decimal(text: str, name: str) -> float:
-    whole, _, fraction = text.partition(".")
-    if not (_whole_number(whole, 10) and (not fraction or _whole_number(fraction, 6))):
-        raise InvalidInput(f"the query parameter {name} must be a number such as 0.35, got {text!r:.20}")
-    return float(text)
-
-
-def _query_poll(query: Any) -> dict[str, Any]:
-    """The loop's state from the query string, as a Location header of an earlier answer carries it."""
-    poll: dict[str, Any] = {}
-    for name in POLL_PARAMETERS:
-        value = _parameter(query, name, "query")
-        if value is None:
-            continue
-        if name != "started_at":
-            if not _whole_number(value, 10):
-                raise InvalidInput(f"the query parameter {name} must be a whole number, got {value!r:.20}")
-            value = int(value)
-        poll[name] = value
-    fraction, at = (_parameter(query, name, "query") for name in PROGRESS_PARAMETERS)
-    if (fraction is None) != (at is None):
-        raise InvalidInput("the query parameters progress and progress_at go together, as a Location gives them")
-    if fraction is not None and at is not None:
-        poll["progress"] = {"fraction": _decimal(fraction, "progress"), "at": _decimal(at, "progress_at")}
-    return poll
-
-
 def _origin(headers: Any) -> str:
     """scheme://host of the request, from the headers API Gateway passes on (its example event: `host`,
     `x-forwarded-proto`; devg-functiongraph functiongraph_02_0741); "" when the Host is not a plain host name."""
@@ -213,7 +188,7 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
         fields = _job_event(_body_text(body, event.get("isBase64Encoded") is True), "the request body")
     query, path = event.get("queryStringParameters"), event.get("pathParameters")
     in_path = set()
-    for name in JOB_FIELDS:
+    for name in JobRef._fields:  # the job fields a request may name in its path, query string or body
         value = _parameter(query, name, "query")
         if value is not None:
             _merge(fields, name, value)
@@ -223,7 +198,7 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
             in_path.add(name)
     if "job_id" not in fields:
         raise InvalidInput('name the job: GET /jobs/{job_id}, ?job_id=..., or a JSON body {"job_id": "..."}')
-    carried_poll = _query_poll(query)
+    carried_poll = Poll.from_query({name: _parameter(query, name, "query") for name in POLL_QUERY})
     if carried_poll:
         poll = fields.get("poll")
         if poll is None:
@@ -232,9 +207,10 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
             for name, value in carried_poll.items():
                 _merge(poll, name, value)
     wait = _parameter(query, "wait", "query")
-    if wait is not None and not (_whole_number(wait, 2) and int(wait) <= MAX_LONG_POLL_SECONDS):
+    if wait is not None and not (wait.isascii() and wait.isdigit() and len(wait) <= 2
+                                 and int(wait) <= MAX_LONG_POLL_SECONDS):
         raise InvalidInput(f"wait must be whole seconds from 0 to {MAX_LONG_POLL_SECONDS}, got {wait!r:.20}")
-    carried = tuple((name, fields[name]) for name in JOB_FIELDS
+    carried = tuple((name, fields[name]) for name in JobRef._fields
                     if name not in in_path and isinstance(fields.get(name), str))
     return fields, carried, int(wait or 0)
 
@@ -255,7 +231,7 @@ def _kafka_messages(event: dict[str, Any]) -> list[Any]:
 
 
 def _direct(event: dict[str, Any], now: datetime) -> Trigger:
-    return Trigger(DIRECT, (parse_job(event, now),))
+    return Trigger(Source.DIRECT, (parse_job(event, now),))
 
 
 def _apig(event: dict[str, Any], now: datetime) -> Trigger:
@@ -263,41 +239,43 @@ def _apig(event: dict[str, Any], now: datetime) -> Trigger:
     request = HttpRequest(_origin(event.get("headers")), path if isinstance(path, str) else "/")
     # The next poll's Location repeats the path: "//host/..." would point a client at another host.
     if not request.path.startswith("/") or request.path.startswith("//"):
-        return Trigger(APIG, (InvalidInput("the request path must start with a single /"),), request._replace(path="/"))
+        refused = InvalidInput("the request path must start with a single /")
+        return Trigger(Source.APIG, (refused,), request._replace(path="/"))
     try:
         fields, carried, wait = _apig_fields(event)
     except InvalidInput as invalid:
-        return Trigger(APIG, (invalid,), request)
+        return Trigger(Source.APIG, (invalid,), request)
     # A POST starts a wait (its answers' Location continues it); a GET without loop state is a look at the job
     # now, which a client may repeat as it is.
     job = parse_job(fields, now, starts_loop=event.get("httpMethod") == "POST")
-    return Trigger(APIG, (job,), request._replace(carried=carried, wait=wait))
+    return Trigger(Source.APIG, (job,), request._replace(carried=carried, wait=wait))
 
 
 def _timer(event: dict[str, Any], now: datetime) -> Trigger:
-    return Trigger(TIMER, (_one_off(event.get("user_event"), "the timer's user_event", now),))
+    return Trigger(Source.TIMER, (_one_off(event.get("user_event"), "the timer's user_event", now),))
 
 
 def _smn(event: dict[str, Any], now: datetime) -> Trigger:
-    return Trigger(SMN, (_one_off(_smn_message(event), "the SMN message", now),))
+    return Trigger(Source.SMN, (_one_off(_smn_message(event), "the SMN message", now),))
 
 
 def _kafka(event: dict[str, Any], now: datetime) -> Trigger:
-    return Trigger(KAFKA, tuple(_one_off(text, "a Kafka message", now) for text in _kafka_messages(event)))
+    return Trigger(Source.KAFKA, tuple(_one_off(text, "a Kafka message", now) for text in _kafka_messages(event)))
 
 
 # Each source: how its event looks (the FunctionGraph developer guide's example events) and how to read it.
 # The first match wins; a direct event is recognised by its job_id, so a job event is never taken for a trigger's.
-SOURCES: tuple[tuple[str, Callable[[Mapping[str, Any]], bool], Callable[[dict[str, Any], datetime], Trigger]], ...] = (
-    (DIRECT, lambda event: "job_id" in event, _direct),
-    (APIG, lambda event: "httpMethod" in event, _apig),
-    (TIMER, lambda event: event.get("trigger_type") == "TIMER" or "user_event" in event, _timer),
-    (SMN, lambda event: "record" in event, _smn),
-    (KAFKA, lambda event: event.get("trigger_type") == "KAFKA" or "records" in event, _kafka),
+SOURCES: tuple[tuple[Source, Callable[[Mapping[str, Any]], bool], Callable[[dict[str, Any], datetime], Trigger]],
+               ...] = (
+    (Source.DIRECT, lambda event: "job_id" in event, _direct),
+    (Source.APIG, lambda event: "httpMethod" in event, _apig),
+    (Source.TIMER, lambda event: event.get("trigger_type") == "TIMER" or "user_event" in event, _timer),
+    (Source.SMN, lambda event: "record" in event, _smn),
+    (Source.KAFKA, lambda event: event.get("trigger_type") == "KAFKA" or "records" in event, _kafka),
 )
 
 
-def source_of(event: Any) -> Optional[str]:
+def source_of(event: Any) -> Optional[Source]:
     """The source an event looks like, without reading it; None when it looks like none."""
     if not isinstance(event, dict):
         return None
@@ -309,6 +287,6 @@ def read_trigger(event: Any, now: datetime) -> Trigger:
     source = source_of(event)
     if source is None:
         problem = "has no job_id" if isinstance(event, dict) else f"must be a JSON object, not {type(event).__name__}"
-        return Trigger(DIRECT, (InvalidInput(f"The event {problem}. jobstep understands {UNDERSTOOD}."),))
+        return Trigger(Source.DIRECT, (InvalidInput(f"The event {problem}. jobstep understands {UNDERSTOOD}."),))
     read = next(read for name, _, read in SOURCES if name == source)
     return read(event, now)

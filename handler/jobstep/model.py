@@ -1,9 +1,11 @@
-"""Plain data between the layers, and how each value reads and writes its JSON: the job as reported, a failed
-query, an error, the loop's state (Poll) and the result every call answers (Result).
+"""Plain data between the layers, and how each value reads and writes its wire formats: the job as reported and
+its sub-jobs, a failed query, an error, the loop's state (Poll, also as a URL's query string) and the result every
+call answers (Result). And the one tree of exceptions for an input jobstep refuses (Refusal).
 
 The records are NamedTuples: immutable and typed like frozen dataclasses, at a tenth of the cost of defining
 them, which a cold start pays (see bench/invocation.py). Closed sets are str enums, so the JSON is the same.
-Reading JSON that a caller sends back validates it as input: a bad value raises InvalidInput.
+Each record writes only what it reads back: whatever arithmetic made a value, its JSON is valid input to the next
+call. Reading JSON that a caller sends back validates it as input: a bad value raises InvalidInput.
 """
 
 import json
@@ -46,7 +48,7 @@ class FailureKind(str, Enum):
     HTTP = "http"  # an HTTP error status
     TIMEOUT = "timeout"
     CONNECTION = "connection"
-    BAD_RESPONSE = "bad_response"  # a 200 that is not the job
+    BAD_RESPONSE = "bad_response"  # a 2xx that is not the job
 
 
 class ErrorType(str, Enum):
@@ -71,12 +73,24 @@ class ErrorType(str, Enum):
     HTTP_ERROR = "http_error"
 
 
-class InvalidInput(ValueError):
-    """The input cannot be used; the message says what to fix."""
+class Refusal(ValueError):
+    """An input jobstep cannot use, refused before anything is sent; the message says what to fix."""
+
+
+class InvalidInput(Refusal):
+    """The event, or a field of it, cannot be used."""
 
     def __init__(self, message: str, job_id: Optional[str] = None):
         super().__init__(message)
         self.job_id = job_id
+
+
+class ConfigError(Refusal):
+    """A variable is set to something unusable; the message names it and says what it must be."""
+
+
+class ServiceError(Refusal):
+    """A registry entry does not fit the schema; the message names the entry and the key."""
 
 
 def parse_time(text: Any) -> Optional[datetime]:
@@ -87,7 +101,7 @@ def parse_time(text: Any) -> Optional[datetime]:
     match = _ISO_8601.fullmatch(text) if isinstance(text, str) else None
     if not match:
         return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    year, month, day, hour, minute, second, fraction_digits, zone = match.groups()
     offset = timedelta(0)
     if zone and zone != "Z":
         sign = -1 if zone[0] == "-" else 1
@@ -95,7 +109,7 @@ def parse_time(text: Any) -> Optional[datetime]:
         offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     try:
         local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                         int((fraction or "0").ljust(6, "0")[:6]), tzinfo=timezone.utc)
+                         int((fraction_digits or "0").ljust(6, "0")[:6]), tzinfo=timezone.utc)
         return local - offset
     except (ValueError, OverflowError):
         return None
@@ -122,30 +136,24 @@ def valid_region(value: Any) -> bool:
     return isinstance(value, str) and REGION_PATTERN.fullmatch(value) is not None
 
 
-def plain(value: str) -> str:
-    """A str enum member as the plain string the JSON holds; any other string as it is."""
+def normal_status(status: str) -> str:
+    """A job status as jobstep compares and shows it: `" success"` and `SUCCESS` are one status."""
+    return status.strip().upper()
+
+
+def str_value(value: str) -> str:
+    """The string a str enum member stands for (what the JSON holds); any other string as it is."""
     return value.value if isinstance(value, Enum) else value
 
 
-def text(value: Any, limit: int = MAX_NAME) -> Optional[str]:
-    """A text field as reported, cut to `limit` characters: a string, or a number written out (CPH's numeric
-    statuses, epoch times); else None."""
+def reported_text(value: Any, limit: int = MAX_NAME) -> Optional[str]:
+    """A text field as a job API reported it, cut to `limit` characters: a string, or a number written out (CPH's
+    numeric statuses, epoch times); else None."""
     if isinstance(value, str):
         return value[:limit]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)[:limit]
     return None
-
-
-# How much of a job's snapshot an answer carries, so that every answer fits back into the next call through any
-# channel (MAX_ANSWER_CHARS): a batch of thousands of sub-jobs is counted whole and shown in part, failed ones first.
-SHOWN_SUB_JOBS = 10
-MAX_ENTITIES_CHARS = 8 * 1024  # of JSON; larger entities are not carried (null)
-MAX_SUB_JOB_ENTITIES_CHARS = 1024
-MAX_SUB_JOBS = 10**6  # more sub-jobs than any job API lists: a count above it is not one
-_ENDED = (Status.SUCCESS.value, Status.FAIL.value)
-
-Item = TypeVar("Item")
 
 
 def strict_json(value: Any, limit: int) -> Any:
@@ -162,42 +170,42 @@ def strict_json(value: Any, limit: int) -> Any:
     return json.loads(written, parse_constant=lambda constant: None)
 
 
-def summarise(sub_jobs: Iterable[Item],
-              outcome_of: Callable[[Item], Optional[str]]) -> tuple[list[Item], int, int, int]:
-    """The sub-jobs an answer shows (failed ones first, then the others, in their order, SHOWN_SUB_JOBS at most),
-    and how many are listed, ended and failed. One pass, keeping only what is shown."""
-    failed: list[Item] = []
-    others: list[Item] = []
-    listed = ended = failures = 0
-    for sub in sub_jobs:
-        listed += 1
-        outcome = outcome_of(sub)
-        if outcome in _ENDED:
-            ended += 1
-        if outcome == Status.FAIL:
-            failures += 1
-            if len(failed) < SHOWN_SUB_JOBS:
-                failed.append(sub)
-        elif len(others) < SHOWN_SUB_JOBS:
-            others.append(sub)
-    return (failed + others)[:SHOWN_SUB_JOBS], listed, ended, failures
+# A progress fraction is read and carried to this many decimals: one that rounds to 0 says nothing (1e-300 taken at
+# its word would aim the next poll at a 305-digit end).
+TRACK_DIGITS = 4
 
 
-def _outcome(value: Any) -> Optional[str]:
-    return value if value in _ENDED else None
+def _number(value: Any) -> Optional[float]:
+    """A JSON number as a float (not a bool, which Python counts as an int); None for anything else."""
+    return float(value) if type(value) in (int, float) else None
 
 
-def sub_job(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A sub-job in the normalised fields of SUB_JOB_FIELDS (services.py) and its outcome, as an answer shows it."""
-    return {
-        "status": text(fields.get("status")),
-        "job_id": text(fields.get("job_id")),
-        "job_type": text(fields.get("job_type")),
-        "error_code": text(fields.get("error_code")),
-        "fail_reason": text(fields.get("fail_reason"), MAX_REASON),
-        "entities": strict_json(fields.get("entities"), MAX_SUB_JOB_ENTITIES_CHARS),
-        "outcome": _outcome(fields.get("outcome")),
-    }
+def fraction(value: Any) -> Optional[float]:
+    """A fraction 0-1 at the track's resolution (TRACK_DIGITS), from a finite number in that range; else None."""
+    if type(value) is int and not 0 <= value <= 1:  # an int too large for a float is not in the range either
+        return None
+    number = _number(value)
+    if number is None or not 0 <= number <= 1:  # NaN is in no range
+        return None
+    return round(number, TRACK_DIGITS)
+
+
+def _share(value: float) -> float:
+    """A fraction as an answer writes it: 0-1 at the track's resolution, whatever arithmetic made it."""
+    return round(min(max(value, 0.0), 1.0), TRACK_DIGITS) if math.isfinite(value) else 0.0
+
+
+def ended(value: Any) -> Optional[Status]:
+    """SUCCESS or FAIL, the outcome of an ended job or sub-job, from its JSON; None for anything else."""
+    return Status(value) if value in (Status.SUCCESS.value, Status.FAIL.value) else None
+
+
+# How much of a job's snapshot an answer carries, so that every answer fits back into the next call through any
+# channel (MAX_ANSWER_CHARS): a batch of thousands of sub-jobs is counted whole and shown in part, failed ones first.
+SHOWN_SUB_JOBS = 10
+MAX_ENTITIES_CHARS = 8 * 1024  # of JSON; larger entities are not carried (null)
+MAX_SUB_JOB_ENTITIES_CHARS = 1024
+MAX_SUB_JOBS = 10**6  # more sub-jobs than any job API lists: a count above it is not one
 
 
 def sub_job_count(value: Any) -> Optional[int]:
@@ -205,14 +213,77 @@ def sub_job_count(value: Any) -> Optional[int]:
     return value if type(value) is int and 0 <= value <= MAX_SUB_JOBS else None
 
 
+def _told(fields: Mapping[str, Any]) -> tuple[Optional[str], Optional[str], Optional[str], Optional[str]]:
+    """What a job and a sub-job alike say of themselves: id, type, error code and reason."""
+    return (reported_text(fields.get("job_id")), reported_text(fields.get("job_type")),
+            reported_text(fields.get("error_code")), reported_text(fields.get("fail_reason"), MAX_REASON))
+
+
+class SubJob(NamedTuple):
+    """A sub-job as its job API reported it, in normalised field names (services.SUB_JOB_FIELDS), and what its
+    status means by the API's registry entry (`outcome`): SUCCESS, FAIL, or None while it runs."""
+
+    status: Optional[str] = None
+    job_id: Optional[str] = None
+    job_type: Optional[str] = None
+    error_code: Optional[str] = None
+    fail_reason: Optional[str] = None
+    entities: Any = None  # its resource: ECS's server_id
+    outcome: Optional[Status] = None
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> "SubJob":
+        job_id, job_type, error_code, fail_reason = _told(fields)
+        return cls(reported_text(fields.get("status")), job_id, job_type, error_code, fail_reason,
+                   strict_json(fields.get("entities"), MAX_SUB_JOB_ENTITIES_CHARS), ended(fields.get("outcome")))
+
+    def to_dict(self) -> dict[str, Any]:
+        written = self._asdict()
+        written["outcome"] = str_value(self.outcome) if self.outcome else None
+        return written
+
+
+Item = TypeVar("Item")
+
+
+class SubJobs(NamedTuple):
+    """A job's sub-jobs, summarised: those an answer shows (failed ones first, SHOWN_SUB_JOBS at most), and how many
+    there are, ended and failed."""
+
+    shown: list[Any]
+    total: int
+    done: int
+    failed: int
+
+    @classmethod
+    def summarise(cls, sub_jobs: Iterable[Item], outcome_of: Callable[[Item], Optional[Status]]) -> "SubJobs":
+        """One pass over the listed sub-jobs, keeping only what is shown: the failed ones first, then the others,
+        each in their order."""
+        failures: list[Item] = []
+        others: list[Item] = []
+        listed = done = failed = 0
+        for sub in sub_jobs:
+            listed += 1
+            outcome = outcome_of(sub)
+            if outcome is not None:
+                done += 1
+            if outcome is Status.FAIL:
+                failed += 1
+                if len(failures) < SHOWN_SUB_JOBS:
+                    failures.append(sub)
+            elif len(others) < SHOWN_SUB_JOBS:
+                others.append(sub)
+        return cls((failures + others)[:SHOWN_SUB_JOBS], listed, done, failed)
+
+
 class Job(NamedTuple):
     """The job as its API reported it, in normalised field names (classic ELB's), the status verbatim.
 
-    `sub_jobs` are normalised alike (sub_job()) and summarised: up to SHOWN_SUB_JOBS of them, failed ones first,
-    with `sub_jobs_total` (all of them: the API's count, or as many as it lists), `sub_jobs_done` (ended) and
-    `sub_jobs_failed`; `entities` are strict JSON of a bounded size, without a sub-job list that `sub_jobs`
-    shows; `progress` is the API's own progress field as a fraction 0-1; `outcome` is what the status means by
-    the API's registry entry: SUCCESS, FAIL, or None while it runs."""
+    `sub_jobs` are up to SHOWN_SUB_JOBS of them (SubJobs.summarise), with `sub_jobs_total` (all of them: the API's
+    count, or as many as it lists), `sub_jobs_done` (ended) and `sub_jobs_failed`; `entities` are strict JSON of a
+    bounded size, without a sub-job list that `sub_jobs` shows; `progress` is the API's own progress field as a
+    fraction 0-1; `outcome` is what the status means by the API's registry entry: SUCCESS, FAIL, or None while it
+    runs."""
 
     status: str
     job_id: Optional[str] = None
@@ -221,14 +292,14 @@ class Job(NamedTuple):
     end_time: Optional[str] = None
     error_code: Optional[str] = None
     fail_reason: Optional[str] = None
-    entities: Any = None
-    sub_jobs: Optional[list[dict[str, Any]]] = None
+    entities: Any = None  # JSON
+    sub_jobs: Optional[tuple[SubJob, ...]] = None  # None: the API lists none; a tuple, maybe empty: those shown
     sub_jobs_total: Optional[int] = None
     sub_jobs_done: Optional[int] = None
     sub_jobs_failed: Optional[int] = None
     progress: Optional[float] = None
     expected_end_time: Optional[str] = None
-    outcome: Optional[str] = None
+    outcome: Optional[Status] = None
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Optional["Job"]:
@@ -240,34 +311,39 @@ class Job(NamedTuple):
         listed = fields.get("sub_jobs")
         sub_jobs = total = done = failed = None
         if isinstance(listed, list):
-            sub_jobs, count, done, failed = summarise(
-                (sub_job(sub) for sub in listed if isinstance(sub, dict)), lambda sub: sub["outcome"])
-            total = max(sub_job_count(fields.get("sub_jobs_total")) or 0, count)
-            given = (sub_job_count(fields.get("sub_jobs_done")), sub_job_count(fields.get("sub_jobs_failed")))
+            summary = SubJobs.summarise((SubJob.from_fields(sub) if isinstance(sub, dict) else sub
+                                         for sub in listed if isinstance(sub, (dict, SubJob))), lambda sub: sub.outcome)
+            sub_jobs, done, failed = tuple(summary.shown), summary.done, summary.failed
+            total = max(sub_job_count(fields.get("sub_jobs_total")) or 0, summary.total)
+            given = sub_job_count(fields.get("sub_jobs_done")), sub_job_count(fields.get("sub_jobs_failed"))
             if given[0] is not None and given[1] is not None and failed <= given[1] <= given[0] <= total:
                 done, failed = given
-        elif sub_job_count(fields.get("sub_jobs_total")) is not None:
-            total = fields["sub_jobs_total"]
+        else:
+            total = sub_job_count(fields.get("sub_jobs_total"))
+        job_id, job_type, error_code, fail_reason = _told(fields)
         return cls(
             status=status[:64],
-            job_id=text(fields.get("job_id")),
-            job_type=text(fields.get("job_type")),
-            begin_time=text(fields.get("begin_time")),
-            end_time=text(fields.get("end_time")),
-            error_code=text(fields.get("error_code")),
-            fail_reason=text(fields.get("fail_reason"), MAX_REASON),
+            job_id=job_id,
+            job_type=job_type,
+            begin_time=reported_text(fields.get("begin_time")),
+            end_time=reported_text(fields.get("end_time")),
+            error_code=error_code,
+            fail_reason=fail_reason,
             entities=strict_json(fields.get("entities"), MAX_ENTITIES_CHARS),
             sub_jobs=sub_jobs,
             sub_jobs_total=total,
             sub_jobs_done=done,
             sub_jobs_failed=failed,
             progress=fraction(fields.get("progress")),
-            expected_end_time=text(fields.get("expected_end_time")),
-            outcome=_outcome(fields.get("outcome")),
+            expected_end_time=reported_text(fields.get("expected_end_time")),
+            outcome=ended(fields.get("outcome")),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return self._asdict()
+        written = self._asdict()
+        written["sub_jobs"] = None if self.sub_jobs is None else [sub.to_dict() for sub in self.sub_jobs]
+        written["outcome"] = str_value(self.outcome) if self.outcome else None
+        return written
 
     def in_brief(self) -> "Job":
         """The snapshot without its entities, sub-job list and long texts (the counts stay): for an answer that
@@ -278,26 +354,11 @@ class Job(NamedTuple):
         return self._replace(status=self.status[:_BRIEF_TEXT], job_id=cut(self.job_id), job_type=cut(self.job_type),
                              begin_time=cut(self.begin_time), end_time=cut(self.end_time),
                              error_code=cut(self.error_code), fail_reason=cut(self.fail_reason), entities=None,
-                             sub_jobs=None if self.sub_jobs is None else [],
+                             sub_jobs=None if self.sub_jobs is None else (),
                              expected_end_time=cut(self.expected_end_time))
 
 
 _BRIEF_TEXT = 100
-# A progress fraction is read and carried to this many decimals: one that rounds to 0 says nothing (1e-300 taken at
-# its word would aim the next poll at a 305-digit end).
-TRACK_DIGITS = 4
-
-
-def fraction(value: Any) -> Optional[float]:
-    """A fraction 0-1 at the track's resolution (TRACK_DIGITS), from a finite number in that range; else None."""
-    if type(value) not in (int, float) or not 0 <= value <= 1:  # NaN is in no range
-        return None
-    return round(float(value), TRACK_DIGITS)
-
-
-def _share(value: float) -> float:
-    """A fraction as an answer writes it: 0-1 at the track's resolution, whatever arithmetic made it."""
-    return round(min(max(value, 0.0), 1.0), TRACK_DIGITS) if math.isfinite(value) else 0.0
 
 
 class Failure(NamedTuple):
@@ -312,7 +373,6 @@ class Failure(NamedTuple):
 
 Reply = Union[Job, Failure]
 
-
 MAX_MESSAGE = 2000  # characters of an error's message that an answer carries
 
 
@@ -323,11 +383,11 @@ class Error(NamedTuple):
     http_status: Optional[int] = None  # the job API's, as http.client reads one: 100-999
 
     def to_dict(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"type": plain(self.type), "message": self.message[:MAX_MESSAGE],
-                                 "retryable": self.retryable}
+        written: dict[str, Any] = {"type": str_value(self.type), "message": self.message[:MAX_MESSAGE],
+                                   "retryable": self.retryable}
         if self.http_status is not None:
-            shown["http_status"] = self.http_status
-        return shown
+            written["http_status"] = self.http_status
+        return written
 
     @classmethod
     def from_dict(cls, raw: Any, job_id: str) -> "Error":
@@ -370,16 +430,32 @@ class Track(NamedTuple):
     def from_dict(cls, raw: Any, job_id: str) -> Optional["Track"]:
         if raw is None:
             return None
-        fraction, at = (raw.get("fraction"), raw.get("at")) if isinstance(raw, dict) else (None, None)
-        if type(fraction) not in (int, float) or type(at) not in (int, float) or not (
-                0 <= fraction <= 1 and 0 <= at <= MAX_WAIT_LIMIT):
+        shown, at = (_number(raw.get("fraction")), _number(raw.get("at"))) if isinstance(raw, dict) else (None, None)
+        if shown is None or at is None or not (0 <= shown <= 1 and 0 <= at <= MAX_WAIT_LIMIT):
             raise InvalidInput("poll.progress must be the object a previous call returned: a fraction 0-1 and the"
                                " seconds since poll.started_at it was seen at", job_id)
-        return cls(float(fraction), float(at))
+        return cls(shown, at)
+
+
+def _whole_number(text: str, digits: int) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= digits
+
+
+def _decimal(text: str, name: str) -> float:
+    whole, _, decimals = text.partition(".")
+    if not (_whole_number(whole, 10) and (not decimals or _whole_number(decimals, 6))):
+        raise InvalidInput(f"the query parameter {name} must be a number such as 0.35, got {text!r:.20}")
+    return float(text)
+
+
+# The loop's state in a URL's query string (Poll.to_query, Poll.from_query): poll's fields, with poll.progress as
+# `progress` and `progress_at`.
+POLL_QUERY = ("started_at", "attempt", "errors", "max_wait", "progress", "progress_at")
 
 
 class Poll(NamedTuple):
-    """The loop's state: what one call leaves for the next (`poll` in the JSON)."""
+    """The loop's state: what one call leaves for the next (`poll` in the JSON, or the query string of a
+    `Location`)."""
 
     attempt: int = 0  # calls so far
     started_at: Optional[datetime] = None  # None: this call starts the loop
@@ -423,6 +499,35 @@ class Poll(NamedTuple):
             progress=Track.from_dict(raw.get("progress"), job_id),
         )
 
+    def to_query(self) -> list[tuple[str, str]]:
+        """The state as query parameters, in the order of POLL_QUERY: what to_dict writes, numbers as from_query reads
+        them (never in exponent form: a track's values are rounded, and at most 10 digits long)."""
+        written = self.to_dict()
+        query = [(name, str(written[name])) for name in POLL_QUERY[:4] if written[name] is not None]
+        if written["progress"]:
+            query += [("progress", str(written["progress"]["fraction"])),
+                      ("progress_at", str(written["progress"]["at"]))]
+        return query
+
+    @classmethod
+    def from_query(cls, parameters: Mapping[str, Optional[str]]) -> dict[str, Any]:
+        """The state that query parameters of POLL_QUERY carry (each given once, None when absent), as the poll object
+        from_dict reads; InvalidInput when one is not as to_query writes it."""
+        poll: dict[str, Any] = {}
+        for name in POLL_QUERY[:4]:
+            value = parameters.get(name)
+            if value is None:
+                continue
+            if name != "started_at" and not _whole_number(value, 10):
+                raise InvalidInput(f"the query parameter {name} must be a whole number, got {value!r:.20}")
+            poll[name] = value if name == "started_at" else int(value)
+        shown, at = parameters.get("progress"), parameters.get("progress_at")
+        if (shown is None) != (at is None):
+            raise InvalidInput("the query parameters progress and progress_at go together, as a Location gives them")
+        if shown is not None and at is not None:
+            poll["progress"] = {"fraction": _decimal(shown, "progress"), "at": _decimal(at, "progress_at")}
+        return poll
+
 
 class Progress(NamedTuple):
     """How far a job says it is (`progress` in the result): the fraction done, from which source ("percent",
@@ -446,9 +551,11 @@ class Progress(NamedTuple):
         if shown is None or not isinstance(raw.get("source"), str):
             return None
         sub_jobs, eta = raw.get("sub_jobs"), raw.get("eta_seconds")
-        counts = tuple(sub_jobs.get(key) for key in ("done", "failed", "total")) if isinstance(sub_jobs, dict) else None
+        counts = [sub_job_count(sub_jobs.get(key)) for key in ("done", "failed", "total")] \
+            if isinstance(sub_jobs, dict) else []
+        done, failed, total = counts or (None, None, None)
         return cls(shown, raw["source"][:20],
-                   counts if counts and all(sub_job_count(count) is not None for count in counts) else None,
+                   (done, failed, total) if done is not None and failed is not None and total is not None else None,
                    eta if type(eta) is int and eta >= 0 else None)
 
 
@@ -465,13 +572,19 @@ MAX_ANSWER_CHARS = 64 * 1024
 _BRIEF_MESSAGE = 500
 
 
+class JobRef(NamedTuple):
+    """Which job a result is about, as far as it is known: its id, project, region and job API."""
+
+    job_id: Optional[str] = None
+    project_id: Optional[str] = None
+    region: Optional[str] = None
+    service: Optional[str] = None
+
+
 class Result(NamedTuple):
     """What every call answers, and the next call's input: the job, the verdict, and the loop's state."""
 
-    job_id: Optional[str]
-    project_id: Optional[str]
-    region: Optional[str]
-    service: Optional[str]
+    ref: JobRef
     done: bool
     status: str  # a Status, or the running job's own status, trimmed and upper-cased
     retry_after: Optional[int]  # whole seconds until the next call; None when done
@@ -481,24 +594,21 @@ class Result(NamedTuple):
     progress: Optional[Progress] = None  # how far the job says it is; None when it says nothing
 
     def to_dict(self) -> dict[str, Any]:
-        """The answer as JSON carries it, at most MAX_ANSWER_CHARS long: a job API that says more than fits (texts
+        """The result as JSON carries it, at most MAX_ANSWER_CHARS long: a job API that says more than fits (texts
         of escaped characters, say) is shown in brief, with its error's message cut. Only sub-jobs can take it
         past the bound: without them, every text, the entities and the message at their longest, each character
-        escaped, fit (a test in tests/test_round_trip.py holds this), so the common answer is not measured."""
+        escaped, fit (a test in tests/test_round_trip.py holds this), so the common result is not measured."""
         written = self._written(self.job, self.error)
         if self.job and self.job.sub_jobs and len(json.dumps(written)) > MAX_ANSWER_CHARS:
             error = self.error._replace(message=self.error.message[:_BRIEF_MESSAGE]) if self.error else None
-            written = self._written(self.job.in_brief() if self.job else None, error)
+            written = self._written(self.job.in_brief(), error)
         return written
 
     def _written(self, job: Optional[Job], error: Optional[Error]) -> dict[str, Any]:
         return {
-            "job_id": self.job_id,
-            "project_id": self.project_id,
-            "region": self.region,
-            "service": self.service,
+            **self.ref._asdict(),
             "done": self.done,
-            "status": plain(self.status),
+            "status": str_value(self.status),
             "retry_after": self.retry_after,
             "job": job.to_dict() if job else None,
             "error": error.to_dict() if error else None,
@@ -514,10 +624,7 @@ class Result(NamedTuple):
             raise InvalidInput("a finished result fed back must keep its status", job_id)
         job, error = raw.get("job"), raw.get("error")
         return cls(
-            job_id=job_id,
-            project_id=_optional_text(raw, "project_id", job_id),
-            region=_optional_text(raw, "region", job_id),
-            service=_optional_text(raw, "service", job_id),
+            ref=JobRef(job_id, *(_optional_text(raw, name, job_id) for name in ("project_id", "region", "service"))),
             done=True,
             status=status,
             retry_after=None,

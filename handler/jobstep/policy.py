@@ -7,11 +7,10 @@ of the loop, the only place where the loop's counters move. Randomness comes in 
 
 import math
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
-from . import progress
-from .errors import RETRY_ADVICE, classify
-from .model import Error, ErrorType, Job, Poll, Progress, Reply, Status, Track, format_time, parse_time
+from . import errors, progress
+from .model import Error, Job, Poll, Progress, Reply, Status, Track, normal_status, parse_time
 
 DEFAULT_MAX_WAIT = 3600
 _MAX_BACKOFF_EXPONENT = 16
@@ -26,11 +25,6 @@ class Verdict(NamedTuple):
     retry_after: Optional[int]
     error: Optional[Error]
     progress: Optional[Progress] = None
-
-
-def normal_status(status: str) -> str:
-    """A job status as jobstep compares and shows it: `" success"` and `SUCCESS` are one status."""
-    return status.strip().upper()
 
 
 def loop_start(poll: Poll, reply: Optional[Reply], now: datetime) -> datetime:
@@ -49,17 +43,10 @@ def job_start(started_at: datetime, job: Optional[Job]) -> datetime:
     return min(started_at, begun) if begun else started_at
 
 
-def refused(error: Error, poll: Poll, now: datetime) -> tuple[Verdict, Poll]:
+def ended_without_query(error: Error, poll: Poll, now: datetime) -> tuple[Verdict, Poll]:
     """A call that ends the loop without a query (invalid input, configuration, credentials, a bug)."""
     next_poll = Poll(poll.attempt + 1, loop_start(poll, None, now), poll.max_wait or DEFAULT_MAX_WAIT, 0, poll.progress)
     return Verdict(True, Status.ERROR, None, error), next_poll
-
-
-_NO_STATE_FOR_404 = (
-    " A job_id issued moments ago can also answer 404 for a short while, and this call carries no loop state to"
-    " wait through that: give poll.started_at (when the job was submitted), or through API Gateway start the"
-    " wait with POST and follow the Location header."
-)
 
 
 class Policy(NamedTuple):
@@ -81,12 +68,12 @@ class Policy(NamedTuple):
         started_at = loop_start(poll, reply, now)
         max_wait = poll.max_wait or DEFAULT_MAX_WAIT
         job = reply if isinstance(reply, Job) else last_job
-        status = normal_status(job.status) if job else Status.UNKNOWN
+        status = normal_status(job.status) if job else Status.UNKNOWN.value
         until_deadline = (started_at + timedelta(seconds=max_wait) - now).total_seconds()
         begun = job_start(started_at, job)
         age, at = (now - begun).total_seconds(), (now - started_at).total_seconds()
-        reading = progress.read(reply, begun, now) if isinstance(reply, Job) else None
-        shown = progress.shown(reading, age, at, poll.progress, isinstance(reply, Job) and reply.outcome is not None)
+        reading = progress.reading_of(reply, begun, now) if isinstance(reply, Job) else None
+        shown = progress.report(reading, age, at, poll.progress, isinstance(reply, Job) and reply.outcome is not None)
         track = Track(reading.fraction, at) if reading else poll.progress
 
         def verdict(done: bool, status: str, retry_after: Optional[int], error: Optional[Error],
@@ -95,22 +82,22 @@ class Policy(NamedTuple):
                     Poll(poll.attempt + 1, started_at, max_wait, errors, track))
 
         def timeout(problem: Optional[Error]) -> tuple[Verdict, Poll]:
-            return verdict(True, Status.TIMEOUT, None, _timeout_error(max_wait, status, started_at, problem))
+            return verdict(True, Status.TIMEOUT, None, errors.timed_out(max_wait, status, started_at, problem))
 
         if isinstance(reply, Job):  # what its status means is the job API's registry entry's word (services.py)
-            if reply.outcome == Status.SUCCESS:
+            if reply.outcome is Status.SUCCESS:
                 return verdict(True, Status.SUCCESS, None, None)
-            if reply.outcome == Status.FAIL:
-                return verdict(True, Status.FAIL, None, Error(ErrorType.JOB_FAILED, failure_message(reply), False))
+            if reply.outcome is Status.FAIL:
+                return verdict(True, Status.FAIL, None, errors.job_failed(reply))
             if until_deadline <= 0:
                 return timeout(None)
             seconds = self.progress_delay(reading, max(age, 0.0), at, poll.progress)
             return verdict(False, status, _whole(seconds * (1 - self.jitter * draw), until_deadline), None)
 
-        error = classify(reply)
+        error = errors.classify(reply)
         if reply.http_status == 404:
             if poll.stateless:
-                return verdict(True, Status.ERROR, None, error._replace(message=error.message + _NO_STATE_FOR_404))
+                return verdict(True, Status.ERROR, None, errors.not_found_without_state(error))
             if (now - started_at).total_seconds() >= self.not_found_grace:
                 return verdict(True, Status.ERROR, None, error)
             if until_deadline <= 0:
@@ -134,7 +121,7 @@ class Policy(NamedTuple):
     ) -> float:
         """Seconds before asking again a running job: aimed at its end while its progress keeps a steady pace
         (progress.py), soon when it says it is nearly done, blind otherwise."""
-        if progress.follows(reading, age, at, last):
+        if reading is not None and progress.follows(reading, age, at, last):
             return max(self.min_delay, min(self.max_aimed_delay, progress.aimed_delay(reading, age, at, last)))
         if progress.nearly_done(reading):
             return min(self.blind_delay(age), max(self.min_delay, progress.NOISE * age))
@@ -147,47 +134,13 @@ class Policy(NamedTuple):
         age = (now - job_start(started_at, job)).total_seconds()
         return _whole(self.blind_delay(age) * (1 - self.jitter * draw), until_deadline)
 
-    def error_delay(self, errors: int, retry_after: Optional[float], until_deadline: float, draw: float) -> int:
-        """Exponential backoff with full jitter, apart from the job's age; never below the floor, never sooner
-        than Retry-After."""
-        cap = min(self.max_delay, MAX_ERROR_DELAY, self.min_delay * 2 ** min(errors, _MAX_BACKOFF_EXPONENT))
+    def error_delay(self, consecutive: int, retry_after: Optional[float], until_deadline: float, draw: float) -> int:
+        """Exponential backoff with full jitter over `consecutive` errors, apart from the job's age; never below the
+        floor, never sooner than Retry-After."""
+        cap = min(self.max_delay, MAX_ERROR_DELAY, self.min_delay * 2 ** min(consecutive, _MAX_BACKOFF_EXPONENT))
         return _whole(max(self.min_delay, cap * draw, retry_after or 0), until_deadline)
-
-
-def _timeout_error(max_wait: int, status: str, started_at: datetime, problem: Optional[Error]) -> Error:
-    last = f" The last problem was: {problem.message.removesuffix(' ' + RETRY_ADVICE)}" if problem else ""
-    message = (
-        f"The job did not end within max_wait ({max_wait} s) of {format_time(started_at)}; its last known"
-        f" status was {status}. Raise JOBSTEP_MAX_WAIT (or poll.max_wait) if it normally takes longer, or"
-        f" look at the job in the console.{last}"
-    )
-    return Error(ErrorType.MAX_WAIT, message, False)
 
 
 def _whole(seconds: float, until_deadline: float) -> int:
     """Whole seconds, at least 1, cut so that the next call lands at the deadline rather than past it."""
     return max(1, min(round(seconds), math.ceil(until_deadline)))
-
-
-_SHOWN_SUB_JOBS = 3
-
-
-def _reason(code: Any, reason: Any) -> str:
-    return ": ".join(str(part)[:300] for part in (code, reason) if part)
-
-
-def failure_message(job: Job) -> str:
-    """What failed and why, with the failed sub-jobs' reasons (ECS, ELB v3 and CCE hide them there)."""
-    reason = _reason(job.error_code, job.fail_reason)
-    kind = f" ({job.job_type})" if job.job_type else ""
-    message = f"The job{kind} failed" + (f": {reason}" if reason else "") + "."
-    failed = [sub for sub in job.sub_jobs or () if sub.get("outcome") == Status.FAIL]  # listed first, some of all
-    for sub in failed[:_SHOWN_SUB_JOBS]:
-        sub_reason = _reason(sub.get("error_code"), sub.get("fail_reason"))
-        message += f" Sub-job {sub.get('job_id')} failed" + (f": {sub_reason}" if sub_reason else "") + "."
-    more = max(job.sub_jobs_failed or 0, len(failed)) - _SHOWN_SUB_JOBS
-    if more > 0:
-        message += f" {more} more sub-jobs failed."
-    if not reason and not failed:
-        message += " The job API gave no reason: look at the job in the service's console."
-    return message

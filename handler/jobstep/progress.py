@@ -26,9 +26,7 @@ class Reading(NamedTuple):
     source: str  # "percent", "sub_jobs" or "expected_end"
     quantum: float  # its rounding: a sub-job of all of them, a percent point
     highest: float  # the most the job can have done, if the reading is as honest as its source can be
-    done: Optional[int] = None  # sub-jobs ended (succeeded or failed), where the job has sub-jobs
-    failed: Optional[int] = None
-    total: Optional[int] = None
+    sub_jobs: Optional[tuple[int, int, int]] = None  # sub-jobs ended (succeeded or failed), failed, and in all
 
 
 def _most_ended(done: int) -> float:
@@ -37,15 +35,15 @@ def _most_ended(done: int) -> float:
     return done + 1.645 * math.sqrt(done + 1) + 1.5
 
 
-def read(job: Job, begun: datetime, now: datetime) -> Optional[Reading]:
+def reading_of(job: Job, begun: datetime, now: datetime) -> Optional[Reading]:
     """The job's progress by the best source it gives: its own percent, else its sub-jobs, else its expected end."""
     total, done, failed = job.sub_jobs_total or 0, job.sub_jobs_done or 0, job.sub_jobs_failed or 0
-    counts = (done, failed, total) if total else (None, None, None)
+    counts = (done, failed, total) if total else None
     if job.progress is not None:
         highest = min(1.0, (job.progress + PERCENT_QUANTUM) / (1 - NOISE))  # rounded down, and 10 % under
-        return Reading(job.progress, "percent", PERCENT_QUANTUM, highest, *counts)
+        return Reading(job.progress, "percent", PERCENT_QUANTUM, highest, counts)
     if total:
-        return Reading(done / total, "sub_jobs", 1 / total, min(1.0, _most_ended(done) / total), *counts)
+        return Reading(done / total, "sub_jobs", 1 / total, min(1.0, _most_ended(done) / total), counts)
     end = parse_time(job.expected_end_time)
     if end is not None and end > begun:
         fraction = min(1.0, max(0.0, (now - begun).total_seconds() / (end - begun).total_seconds()))
@@ -107,9 +105,10 @@ def aimed_delay(reading: Reading, age: float, at: float, last: Optional[Track]) 
     return min(max(soonest, NEAR_END * duration), MAX_LEAP * max(age, 1.0))
 
 
-def shown(reading: Optional[Reading], age: float, at: float, last: Optional[Track], done: bool) -> Optional[Progress]:
+def report(reading: Optional[Reading], age: float, at: float, last: Optional[Track], done: bool) -> Optional[Progress]:
+    """What the result says of the job's progress (`progress`): the reading, its sub-jobs and, while the job runs,
+    the seconds left at its pace."""
     if reading is None:
         return None
     left = None if done else remaining(reading, age, at, last)
-    sub_jobs = (reading.done, reading.failed, reading.total) if reading.total else None
-    return Progress(reading.fraction, reading.source, sub_jobs, None if left is None else round(left))
+    return Progress(reading.fraction, reading.source, reading.sub_jobs, None if left is None else round(left))

@@ -1,145 +1,49 @@
-"""The registry of job APIs, as data: where each service's job query lives, where its answer holds the job and each
+"""The registry of job APIs, as data: where each service's job query lives, where its body holds the job and each
 of the job's fields, and what its statuses mean. The only way a service name reaches a host and a path.
 
-Each entry has the keys of ENTRY_KEYS; a field path is dotted keys into the answer ("job.status", "jobs.0").
-The built-in entries follow each service's official Python SDK (huaweicloudsdk<service> 3.1.219: the call, its
-path, its response model and its region table) and its API reference page for the status values; README.md
-lists them with their sources. A user's own entries (JOBSTEP_SERVICES) take the same schema and the same checks.
+The built-in entries are services.json, beside this module; a user's own (JOBSTEP_SERVICES) are the same JSON, read
+by the same `entries` and checked by the same `job_api`. Each entry has the keys of ENTRY_KEYS; a field path is
+dotted keys into the body ("job.status", "jobs.0"). The built-in entries follow each service's official Python SDK
+(huaweicloudsdk<service> 3.1.219: the call, its path, its response model and its region table) and its API
+reference page for the status values; each entry's `source` says which, and README.md lists them.
 """
 
+import json
 import math
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, Optional
 from urllib.parse import quote
 
-from .model import Job, Status, sub_job, sub_job_count, summarise, text
+from .model import (
+    Job,
+    ServiceError,
+    Status,
+    SubJob,
+    SubJobs,
+    normal_status,
+    reported_text,
+    sub_job_count,
+    valid_service_name,
+)
 
 DEFAULT_SERVICE = "elb"
 # The normalised job fields an entry may map, and those of a sub-job (its entities name its resource: ECS's server_id).
 JOB_FIELDS = ("status", "job_id", "job_type", "begin_time", "end_time", "error_code", "fail_reason", "entities",
               "sub_jobs", "sub_jobs_total", "progress", "expected_end_time")
 SUB_JOB_FIELDS = ("status", "job_id", "job_type", "error_code", "fail_reason", "entities")
-ENTRY_KEYS = ("host", "hosts", "domains", "path", "query", "job", "fields", "sub_job", "progress_scale", "success",
-              "failure", "running")
+ENTRY_KEYS = ("source", "host", "hosts", "domains", "path", "query", "job", "fields", "sub_job", "progress_scale",
+              "success", "failure", "running")
 # How an entry's progress field counts: percent (0-100, or a string such as "60%") or a fraction (0-1).
 PROGRESS_SCALES = ("percent", "fraction")
 # The endpoint's domain; an entry's "domains" names the regions where its SDK's region table says another one
 # (eu-west-101 is myhuaweicloud.eu for some services and not others; DWS has regions under myhuaweicloud.cn).
 DOMAIN = "myhuaweicloud.com"
 DOMAINS = ("myhuaweicloud.com", "myhuaweicloud.eu", "myhuaweicloud.cn")
-_EU = {"eu-west-101": "myhuaweicloud.eu"}
 _LABEL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _PATH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/{}")
-
-_V1_JOBS = "/v1/{project_id}/jobs/{job_id}"
-_ECS_LIKE = {"fields": {"sub_jobs": "entities.sub_jobs"}, "success": ["SUCCESS"], "failure": ["FAIL"]}
-_ECS_COUNTED = {"sub_jobs": "entities.sub_jobs", "sub_jobs_total": "entities.sub_jobs_total"}
-# The database services' shared query: GET /v3/{project_id}/jobs?id={job_id}, the job wrapped in "job".
-_DATABASE = {
-    "path": "/v3/{project_id}/jobs",
-    "query": {"id": "{job_id}"},
-    "job": "job",
-    "fields": {"job_id": "id", "job_type": "name", "begin_time": "created", "end_time": "ended", "error_code": None,
-               "entities": "instance", "progress": "progress"},
-    "success": ["Completed"],
-    "failure": ["Failed"],
-    "running": ["Running"],
-}
-
-BUILT_IN: dict[str, dict[str, Any]] = {
-    # Classic ELB, the seed API: "Asynchronous Job Query (Discarded)" in the ELB API reference; no SDK call.
-    "elb": {"host": "elb", "path": "/v1.0/{project_id}/jobs/{job_id}", "fields": {"sub_jobs": "entities.sub_jobs"},
-            "success": ["SUCCESS"], "failure": ["FAIL"], "running": ["RUNNING", "INIT"]},
-    # huaweicloudsdkelb v3 show_job; statuses from ListJobs (ShowJob names none): COMPLETE is a success.
-    "elbv3": {"host": "elb", "path": "/v3/{project_id}/elb/jobs/{job_id}", "job": "job",
-              "fields": {"fail_reason": "error_msg", "entities": None, "sub_jobs": "sub_jobs"},
-              "sub_job": {"fail_reason": "error_msg"},
-              "success": ["SUCCESS", "COMPLETE"], "failure": ["FAIL", "ROLLBACK_FAIL", "CANCEL"],
-              "running": ["INIT", "RUNNING", "ROLLBACKING"]},
-    # huaweicloudsdkecs v2 show_job; PENDING_PAYMENT from the API reference (an order awaiting payment).
-    "ecs": {**_ECS_LIKE, "host": "ecs", "path": _V1_JOBS, "fields": _ECS_COUNTED,
-            "running": ["INIT", "RUNNING", "PENDING_PAYMENT"]},
-    # huaweicloudsdkevs v2 show_job; WAITING_EXECUTE and LISTENING from the API reference.
-    "evs": {**_ECS_LIKE, "host": "evs", "path": _V1_JOBS,
-            "running": ["INIT", "RUNNING", "WAITING_EXECUTE", "LISTENING"]},
-    # huaweicloudsdkbms v1 show_job_infos.
-    "bms": {**_ECS_LIKE, "host": "bms", "path": _V1_JOBS, "fields": _ECS_COUNTED,
-            "running": ["INIT", "RUNNING", "PENDING_PAYMENT"]},
-    # huaweicloudsdkims v2 show_job: sub-jobs in entities.sub_jobs_result, progress entities.process_percent, a
-    # float whose scale no page states; the API reference's example of a running job shows 0.24: a fraction.
-    "ims": {"host": "ims", "path": _V1_JOBS, "progress_scale": "fraction",
-            "fields": {"sub_jobs": "entities.sub_jobs_result", "progress": "entities.process_percent"},
-            "success": ["SUCCESS"], "failure": ["FAIL"], "running": ["INIT", "RUNNING"]},
-    # huaweicloudsdkeip v2 show_resources_job_detail, on the vpc host. Its reference names no statuses; ECS's job
-    # API, whose shape this is ("sub-jobs of the same type as the main job"), uses these.
-    "eip": {**_ECS_LIKE, "host": "vpc", "path": _V1_JOBS, "running": ["INIT", "RUNNING"]},
-    # huaweicloudsdkcce v3 show_job: a Kubernetes-style object, status.phase; sub-jobs of the same shape.
-    "cce": {"host": "cce", "path": "/api/v3/projects/{project_id}/jobs/{job_id}", "domains": _EU,
-            "fields": {"status": "status.phase", "job_id": "metadata.uid", "job_type": "spec.type",
-                       "begin_time": "metadata.creationTimestamp", "end_time": None, "error_code": None,
-                       "fail_reason": "status.reason", "entities": None, "sub_jobs": "spec.subJobs"},
-            "sub_job": {"status": "status.phase", "job_id": "metadata.uid", "job_type": "spec.type",
-                        "error_code": None, "fail_reason": "status.reason", "entities": None},
-            "success": ["Success"], "failure": ["Failed"], "running": ["Initializing", "Running"]},
-    # huaweicloudsdkrds v3 list_job_info (one job, despite its name): progress is "process".
-    "rds": {**_DATABASE, "host": "rds", "domains": _EU,
-            "fields": {**_DATABASE["fields"], "entities": "entities", "progress": "process"}},
-    # huaweicloudsdkdds v3 show_job_detail.
-    "dds": {**_DATABASE, "host": "dds", "domains": _EU},
-    # huaweicloudsdkgaussdb v3 show_gauss_my_sql_job_info (TaurusDB); Pending, Canceled, Unauthorized from the
-    # API reference. Its host prefix depends on the region (the SDK's region table).
-    "gaussdb": {**_DATABASE, "host": "gaussdb",
-                "hosts": {
-                    **dict.fromkeys(["tr-west-1", "ap-southeast-1", "ap-southeast-2", "cn-north-11", "me-east-1"],
-                                    "gaussdbformysql"),
-                    **dict.fromkeys(["af-south-1", "cn-east-5", "la-north-2", "cn-southwest-3"], "gaussdb-mysql"),
-                },
-                "fields": {**_DATABASE["fields"], "entities": "entities", "progress": "process"},
-                "failure": ["Failed", "Canceled"], "running": ["Running", "Pending", "Unauthorized"]},
-    # huaweicloudsdkgaussdbforopengauss v3 show_job_detail; the host prefix depends on the region.
-    "opengauss": {**_DATABASE, "host": "gaussdb-opengauss",
-                  "hosts": dict.fromkeys(["cn-east-4", "cn-east-5", "ap-southeast-5", "tr-west-1", "me-east-1",
-                                          "af-north-1", "cn-east-2", "cn-north-12"], "gaussdb")},
-    # huaweicloudsdkgaussdbfornosql v3 list_jobs (GeminiDB): no single-job call, so the first of a list by id.
-    "nosql": {**_DATABASE, "host": "gaussdb-nosql", "job": "jobs.0", "domains": _EU,
-              "fields": {**_DATABASE["fields"], "begin_time": "start_time", "end_time": "end_time"}},
-    # huaweicloudsdkdcs v2 show_job_info: flat; times in epoch milliseconds.
-    "dcs": {"host": "dcs", "path": "/v2/{project_id}/jobs/{job_id}",
-            "fields": {"error_code": None, "entities": None},
-            "success": ["SUCCESS"], "failure": ["FAIL"], "running": ["INIT", "RUNNING"]},
-    # huaweicloudsdkdws v2 list_job_details; STOP ends a job that did not succeed.
-    "dws": {"host": "dws", "path": "/v1.0/{project_id}/job/{job_id}",
-            "domains": {**_EU, **dict.fromkeys(["cn-south-4", "cn-north-12", "cn-east-4", "tr-west-1",
-                                                "ap-southeast-4"], "myhuaweicloud.cn")},
-            "fields": {"job_type": "job_name", "error_code": "failed_code", "fail_reason": "failed_detail",
-                       "entities": None, "progress": "progress"},
-            "success": ["SUCCESS"], "failure": ["FAIL", "STOP"], "running": ["INIT", "WAITING", "RUNNING",
-                                                                            "DELAY_SCHEDULED"]},
-    # huaweicloudsdksfsturbo v1 show_job_detail.
-    "sfsturbo": {"host": "sfs-turbo", "path": "/v1/{project_id}/sfs-turbo/jobs/{job_id}", "domains": _EU,
-                 "fields": {"entities": None, "sub_jobs": "sub_jobs"}, "sub_job": {"entities": None},
-                 "success": ["success"], "failure": ["failed"], "running": ["waiting", "running"]},
-    # huaweicloudsdkddm v1 show_ddm_job_result.
-    "ddm": {**_DATABASE, "host": "ddm", "path": "/v3/{project_id}/jobs/{job_id}", "query": {}, "domains": _EU,
-            "fields": {**_DATABASE["fields"], "begin_time": "created_time", "end_time": "end_time",
-                       "fail_reason": None, "progress": "process"}},
-    # huaweicloudsdkcph v1 show_job: the status is a number (1 running, 2 success, -1 failure).
-    "cph": {"host": "cph", "path": "/v1/{project_id}/cloud-phone/jobs/{job_id}",
-            "fields": {"job_type": None, "fail_reason": "error_msg", "entities": None},
-            "success": ["2"], "failure": ["-1"], "running": ["1"]},
-    # huaweicloudsdkcbr v1 show_op_log: an operation log is CBR's job; statuses from the SDK's enum (Java).
-    "cbr": {"host": "cbr", "path": "/v3/{project_id}/operation-logs/{job_id}", "job": "operation_log",
-            "fields": {"job_id": "id", "job_type": "operation_type", "begin_time": "started_at",
-                       "end_time": "ended_at", "error_code": "error_info.code", "fail_reason": "error_info.message",
-                       "entities": "extra_info", "progress": "extra_info.common.progress"},
-            "success": ["success"], "failure": ["failed", "timeout", "skipped"], "running": ["waiting", "running"]},
-}
 # The name the registry had for EIP's job API before it was found to be EIP's: kept, so that loops go on.
 ALIASES = {"vpc": "eip"}
-
-
-class ServiceError(ValueError):
-    """An entry does not fit the schema; the message names the entry and the key."""
 
 
 def _dig(value: Any, path: tuple[str, ...]) -> Any:
@@ -154,16 +58,20 @@ def _dig(value: Any, path: tuple[str, ...]) -> Any:
 
 
 class JobApi(NamedTuple):
-    """One job API, read from its entry."""
+    """One job API, read from its entry, every key of which it keeps."""
 
+    source: str  # where the entry comes from: the SDK call and the pages its statuses are taken from
     host: str
     path: str
     query: tuple[tuple[str, str], ...]
-    job: tuple[str, ...]  # where the job object sits in the answer
+    job: tuple[str, ...]  # where the job object sits in the body
     fields: tuple[tuple[str, tuple[str, ...]], ...]  # normalised name, path in the job object (absent: unmapped)
     sub_job: tuple[tuple[str, tuple[str, ...]], ...]
     progress_scale: str
-    outcomes: tuple[tuple[str, str], ...]  # normalised status, Status.SUCCESS / FAIL (running ones are absent)
+    success: tuple[str, ...]  # the statuses of each kind, as the API writes them
+    failure: tuple[str, ...]
+    running: tuple[str, ...]
+    outcomes: tuple[tuple[str, Status], ...]  # of success and failure: each status normalised, and what it means
     hosts: tuple[tuple[str, str], ...] = ()
     domains: tuple[tuple[str, str], ...] = ()
 
@@ -177,39 +85,39 @@ class JobApi(NamedTuple):
         domain = dict(self.domains).get(region, DOMAIN)
         return f"https://{host}.{region}.{domain}"
 
-    def outcome(self, status: str) -> Optional[str]:
+    def outcome(self, status: str) -> Optional[Status]:
         """SUCCESS or FAIL when `status` ends the job, by this API's own words; None while it runs (or is unknown)."""
-        return dict(self.outcomes).get(status.strip().upper())
+        return dict(self.outcomes).get(normal_status(status))
 
-    def lists_no_job(self, answer: Any) -> bool:
-        """Whether the answer is a list by id (GeminiDB's) that holds no job: the job API's way to say not found."""
+    def lists_no_job(self, body: Any) -> bool:
+        """Whether the body is a list by id (GeminiDB's) that holds no job: the job API's way to say not found."""
         index = next((place for place, key in enumerate(self.job) if key.isdigit()), None)
-        return index is not None and _dig(answer, self.job[:index]) == []
+        return index is not None and _dig(body, self.job[:index]) == []
 
-    def job_of(self, answer: Any) -> Optional[Job]:
-        """The answer's job in the normalised fields; None when the answer does not hold one. Its sub-jobs are
-        counted whole and read only as far as an answer shows them; its entities without the sub-job list."""
-        found = _dig(answer, self.job)
+    def job_of(self, body: Any) -> Optional[Job]:
+        """The body's job in the normalised fields; None when the body does not hold one. Its sub-jobs are counted
+        whole and read only as far as an answer shows them; its entities without the sub-job list."""
+        found = _dig(body, self.job)
         if not isinstance(found, dict):
             return None
         paths = dict(self.fields)
         values = {name: _dig(found, path) for name, path in paths.items()}
-        values["status"] = text(values.get("status"))
+        values["status"] = reported_text(values.get("status"))
         values["outcome"] = self.outcome(values["status"]) if values["status"] else None
         values["progress"] = _fraction(values.get("progress"), self.progress_scale)
         listed = values.get("sub_jobs")
         if isinstance(listed, list):
             status_path = dict(self.sub_job).get("status", ())
 
-            def outcome_of(sub: dict[str, Any]) -> Optional[str]:
-                status = text(_dig(sub, status_path)) if status_path else None
+            def outcome_of(sub: dict[str, Any]) -> Optional[Status]:
+                status = reported_text(_dig(sub, status_path)) if status_path else None
                 return self.outcome(status) if status else None
 
-            shown, count, done, failed = summarise((sub for sub in listed if isinstance(sub, dict)), outcome_of)
-            values.update(sub_jobs=[sub_job({**{name: _dig(sub, path) for name, path in self.sub_job},
-                                             "outcome": outcome_of(sub)}) for sub in shown],
-                          sub_jobs_total=max(sub_job_count(values.get("sub_jobs_total")) or 0, count),
-                          sub_jobs_done=done, sub_jobs_failed=failed)
+            summary = SubJobs.summarise((sub for sub in listed if isinstance(sub, dict)), outcome_of)
+            shown = [SubJob.from_fields({**{name: _dig(sub, path) for name, path in self.sub_job},
+                                         "outcome": outcome_of(sub)}) for sub in summary.shown]
+            values.update(sub_jobs=shown, sub_jobs_done=summary.done, sub_jobs_failed=summary.failed,
+                          sub_jobs_total=max(sub_job_count(values.get("sub_jobs_total")) or 0, summary.total))
             if "entities" in paths:
                 values["entities"] = _without(values["entities"], paths["entities"], paths["sub_jobs"])
         return Job.from_fields(values)
@@ -245,10 +153,10 @@ def _problem(name: str, key: str, must: str) -> ServiceError:
     return ServiceError(f"service {name!r}: {key} must be {must}")
 
 
-def _strings(name: str, key: str, value: Any) -> list[str]:
+def _strings(name: str, key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(item, str) and item.strip() for item in value):
         raise _problem(name, key, "a list of status values (non-empty strings), at least one")
-    return value
+    return tuple(value)
 
 
 def _label(name: str, key: str, value: Any) -> str:
@@ -275,7 +183,7 @@ def _field_paths(name: str, key: str, raw: Any, allowed: tuple[str, ...],
 def _progress_scale(name: str, value: Any) -> str:
     if value not in PROGRESS_SCALES:
         raise _problem(name, "progress_scale", f"one of {', '.join(PROGRESS_SCALES)}")
-    return value
+    return str(value)
 
 
 def _placeholders_only(name: str, key: str, text: str) -> None:
@@ -286,7 +194,7 @@ def _placeholders_only(name: str, key: str, text: str) -> None:
 
 
 def job_api(name: str, entry: Any) -> JobApi:
-    """The JobApi of one entry, checked key by key; ServiceError names the first bad one."""
+    """The JobApi of one entry, checked key by key; ServiceError names the first bad one. Every key is kept."""
     if not isinstance(entry, dict):
         raise ServiceError(f"service {name!r} must be an object with the keys {', '.join(ENTRY_KEYS)}")
     unknown = [key for key in entry if key not in ENTRY_KEYS]
@@ -310,18 +218,19 @@ def job_api(name: str, entry: Any) -> JobApi:
         raise _problem(name, "path", "where {job_id} goes (in the path or a query value)")
     job = entry.get("job", "")
     if not isinstance(job, str):
-        raise _problem(name, "job", "the dotted path of the job object in the answer, or \"\" for the answer itself")
+        raise _problem(name, "job", "the dotted path of the job object in the body, or \"\" for the body itself")
+    source = entry.get("source", "")
+    if not isinstance(source, str):
+        raise _problem(name, "source", "a text saying where the entry comes from")
     hosts, domains = entry.get("hosts", {}), entry.get("domains", {})
     if not isinstance(hosts, dict) or not isinstance(domains, dict):
         raise _problem(name, "hosts" if not isinstance(hosts, dict) else "domains", "an object keyed by region")
     for region, domain in domains.items():
         if domain not in DOMAINS:
             raise _problem(name, f"domains.{region}", f"one of {', '.join(DOMAINS)}")
-    outcomes = {}
-    for key, outcome in (("success", Status.SUCCESS.value), ("failure", Status.FAIL.value)):
-        outcomes.update({status.strip().upper(): outcome for status in _strings(name, key, entry[key])})
-    _strings(name, "running", entry.get("running", ["RUNNING"]))
+    success, failure = _strings(name, "success", entry["success"]), _strings(name, "failure", entry["failure"])
     return JobApi(
+        source=source,
         host=_label(name, "host", entry["host"]),
         path=path,
         query=tuple(query.items()),
@@ -332,31 +241,62 @@ def job_api(name: str, entry: Any) -> JobApi:
         sub_job=_field_paths(name, "sub_job", entry.get("sub_job", {}), SUB_JOB_FIELDS,
                              {field: field for field in SUB_JOB_FIELDS}),
         progress_scale=_progress_scale(name, entry.get("progress_scale", "percent")),
-        outcomes=tuple(outcomes.items()),
+        success=success,
+        failure=failure,
+        running=_strings(name, "running", entry.get("running", ["RUNNING"])),
+        outcomes=tuple((normal_status(status), outcome) for words, outcome in ((success, Status.SUCCESS),
+                                                                             (failure, Status.FAIL))
+                       for status in words),
         hosts=tuple((region, _label(name, f"hosts.{region}", host)) for region, host in hosts.items()),
         domains=tuple(domains.items()),
     )
 
 
-class Registry(Mapping[str, JobApi]):
-    """Entries read into JobApis on first use, so that a cold start pays for the one job API it queries; the
-    tests read every entry."""
+def entries(text: str, where: str) -> dict[str, Any]:
+    """The entries of a registry written in JSON, by their names, each still to be checked by job_api; `where`
+    names the registry in the ServiceError of one that is not an object of service names."""
+    try:
+        loaded = json.loads(text)
+    except ValueError as exc:
+        raise ServiceError(f"{where} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ServiceError(f"{where} is nested too deeply to be registry entries") from None
+    if not isinstance(loaded, dict):
+        raise ServiceError(f'{where} must be a JSON object: {{"<name>": {{<entry>}}, ...}}')
+    for name in loaded:
+        if not valid_service_name(name):
+            raise ServiceError(f"{where}: {name!r:.40} is not a service name (1-32 of a-z, 0-9, '-', '_')")
+    return loaded
 
-    def __init__(self, entries: Mapping[str, Any], aliases: Mapping[str, str]):
-        self._entries, self._aliases = entries, aliases
+
+class Registry(Mapping[str, JobApi]):
+    """The job APIs by name: `own` ones, already read (a user's, JOBSTEP_SERVICES), then the entries of `entries`,
+    read into JobApis on first use, so that a cold start pays for the one job API it queries (the tests read every
+    entry), and the aliases of those."""
+
+    def __init__(self, entries: Mapping[str, Any], aliases: Mapping[str, str], own: Mapping[str, JobApi] = {}):
+        self._entries, self._aliases, self._own = entries, aliases, own
         self._read: dict[str, JobApi] = {}
 
     def __getitem__(self, name: str) -> JobApi:
+        if name in self._own:
+            return self._own[name]
         if name not in self._read:
             entry = self._aliases.get(name, name)
             self._read[name] = job_api(entry, self._entries[entry])
         return self._read[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter([*self._entries, *self._aliases])
+        return iter([*self._own, *self._entries, *self._aliases])
 
     def __len__(self) -> int:
-        return len(self._entries) + len(self._aliases)
+        return len(self._own) + len(self._entries) + len(self._aliases)
+
+    def with_own(self, own: Mapping[str, JobApi]) -> "Registry":
+        """This registry with `own` job APIs first."""
+        return Registry(self._entries, self._aliases, own)
 
 
-SERVICES: Mapping[str, JobApi] = Registry(BUILT_IN, ALIASES)
+with open(os.path.join(os.path.dirname(__file__), "services.json"), encoding="utf-8") as _file:
+    BUILT_IN = entries(_file.read(), "services.json")
+SERVICES = Registry(BUILT_IN, ALIASES)

@@ -15,13 +15,14 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 
 import requests
 
+from . import errors
 from .answer import http_response, internal_response, log_line, result
 from .client import fetch_job
-from .config import ConfigError, load_config, resolve
-from .credentials import context_value, credentials_problem, find_credentials
-from .events import APIG, DIRECT, KAFKA, InvalidInput, Parsed, Query, Trigger, parse_job, read_trigger, source_of
-from .model import Error, ErrorType, Failure, FailureKind, Job, Poll, Reply, Result
-from .policy import refused
+from .config import load_config, resolve, settle
+from .credentials import context_value, signing_keys
+from .events import Parsed, Query, Source, Trigger, parse_job, read_trigger, source_of
+from .model import ConfigError, Error, Failure, FailureKind, InvalidInput, Job, JobRef, Poll, Reply, Result
+from .policy import ended_without_query
 
 # Kept back from the function's remaining time for answering after the request.
 MARGIN_SECONDS = 1.0
@@ -30,7 +31,8 @@ MIN_BUDGET_SECONDS = 0.5
 # A job query that takes longer than this is better retried by the loop than waited for.
 MAX_REQUEST_SECONDS = 10.0
 
-# One result; a list of them for a Kafka batch; an HTTP response around one for API Gateway.
+# What the handler returns, in the shape its source expects: one result's JSON; a list of them for a Kafka batch;
+# an HTTP response around one for API Gateway.
 Answer = Union[dict[str, Any], list[dict[str, Any]]]
 
 
@@ -80,97 +82,95 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime, unt
     try:
         config = load_config(runtime.environ, runtime.read_file)
     except ConfigError as exc:
-        verdict, poll = refused(Error(ErrorType.CONFIGURATION, str(exc), False), query.poll, now)
-        return result(verdict, poll, job_id=query.job_id, project_id=query.project_id, region=query.region,
-                      service=query.service)
-    target, problem = resolve(query, config)
-    credentials = find_credentials(context, runtime.environ)
-    problem = problem or credentials_problem(credentials)
-    names = {"job_id": target.job_id, "project_id": target.project_id, "region": target.region,
-             "service": target.service}
-    if problem is not None:
-        return result(*refused(problem, target.poll, now), **names)
+        ref = JobRef(query.job_id, query.project_id, query.region, query.service)
+        return result(*ended_without_query(errors.misconfigured(exc), query.poll, now), ref)
+    ref, poll = settle(query, config)
+    target = resolve(query, config)
+    credentials = signing_keys(context, runtime.environ)
+    if isinstance(target, Error):
+        return result(*ended_without_query(target, poll, now), ref)
+    if isinstance(credentials, Error):
+        return result(*ended_without_query(credentials, poll, now), ref)
 
     budget = request_budget(context, runtime, until)
     reply: Reply
     if budget < MIN_BUDGET_SECONDS:
-        reply = Failure(FailureKind.TIMEOUT, "too little of the invocation's time was left to query the job")
+        reply = Failure(FailureKind.TIMEOUT, errors.TOO_LITTLE_TIME)
     else:
-        reply = fetch_job(runtime.session, target.api, target.url, credentials, target.project_id, now, budget)
-    verdict, poll = config.policy.decide(reply, target.poll, query.last_job, now, runtime.draw())
-    return result(verdict, poll, reply if isinstance(reply, Job) else query.last_job, **names)
+        reply = fetch_job(runtime.session, target, credentials, now, budget)
+    verdict, next_poll = config.policy.decide(reply, poll, query.last_job, now, runtime.draw())
+    return result(verdict, next_poll, ref, reply if isinstance(reply, Job) else query.last_job)
 
 
 def _internal(exc: Exception, now: datetime) -> Result:
-    error = Error(ErrorType.INTERNAL, f"jobstep failed unexpectedly ({type(exc).__name__}); please report it", False)
-    return result(*refused(error, Poll(), now))
+    return result(*ended_without_query(errors.internal(exc), Poll(), now), JobRef())
 
 
 def _answer_job(job: Parsed, context: Any, runtime: Runtime, until: Optional[float] = None) -> Result:
     """The result for one job, logged, its query ended by `until` if given; never raises."""
     began = time.monotonic()
     now = _now(runtime)
+    answered: Result
     try:
         if isinstance(job, InvalidInput):
-            verdict, poll = refused(Error(ErrorType.INVALID_INPUT, str(job), False), Poll(), now)
-            answer = result(verdict, poll, job_id=job.job_id)
+            answered = result(*ended_without_query(errors.refused(job), Poll(), now), JobRef(job.job_id))
         elif isinstance(job, Result):  # a finished result fed back: answered as it is
-            answer = job
+            answered = job
         else:
-            answer = _query_once(job, context, runtime, now, until)
+            answered = _query_once(job, context, runtime, now, until)
     except Exception as exc:  # a bug must still answer, and say so
-        answer = _internal(exc, now)
+        answered = _internal(exc, now)
     try:
-        runtime.log(log_line(answer, context_value(context, "getRequestID"), time.monotonic() - began))
+        runtime.log(log_line(answered, context_value(context, "getRequestID"), time.monotonic() - began))
     except Exception:  # a broken log sink must not break the answer
         pass
-    return answer
+    return answered
 
 
-def _long_poll(answer: Result, until: float, context: Any, runtime: Runtime) -> Result:
+def _long_poll(latest: Result, until: float, context: Any, runtime: Runtime) -> Result:
     """Ask again inside this call, as the loop would, until done, `until` comes or the function's time runs short;
     each query, ended by `until`, is given at least MIN_BUDGET_SECONDS of it."""
-    while not answer.done and answer.retry_after:
-        delay = answer.retry_after
+    while not latest.done and latest.retry_after:
+        delay = latest.retry_after
         time_left = remaining_seconds(context) - MARGIN_SECONDS - MIN_BUDGET_SECONDS
         if runtime.clock() + delay + MIN_BUDGET_SECONDS > until or delay > time_left:
             break
         runtime.sleep(delay)
-        answer = _answer_job(parse_job(answer.to_dict(), _now(runtime)), context, runtime, until)
-    return answer
+        latest = _answer_job(parse_job(latest.to_dict(), _now(runtime)), context, runtime, until)
+    return latest
 
 
-def _shaped(trigger: Trigger, answers: list[Result], context: Any, runtime: Runtime,
+def _shaped(trigger: Trigger, results: list[Result], context: Any, runtime: Runtime,
             until: Optional[float]) -> Answer:
     """The answer in the shape its source expects."""
-    if trigger.source == KAFKA:
-        return [answer.to_dict() for answer in answers]
+    if trigger.source is Source.KAFKA:
+        return [each.to_dict() for each in results]
     if trigger.request is not None:  # API Gateway
-        answer = answers[0] if until is None else _long_poll(answers[0], until, context, runtime)
-        return http_response(answer, trigger.request)
-    return answers[0].to_dict()
+        latest = results[0] if until is None else _long_poll(results[0], until, context, runtime)
+        return http_response(latest, trigger.request)
+    return results[0].to_dict()
 
 
-def _shaped_internal(source: str, count: int, internal: Result) -> Answer:
+def _shaped_internal(source: Source, count: int, internal: Result) -> Answer:
     """A bug's answer, still in the shape the source expects (a Kafka trigger, API Gateway)."""
-    if source == KAFKA:
+    if source is Source.KAFKA:
         return [internal.to_dict()] * max(count, 1)
-    if source == APIG:
+    if source is Source.APIG:
         return internal_response(internal)
     return internal.to_dict()
 
 
 def handle(event: Any, context: Any, runtime: Runtime) -> Answer:
     """One invocation, answered in the shape its source expects. Never raises: failures are verdicts."""
-    trigger = Trigger(source_of(event) or DIRECT, ())
+    trigger = Trigger(source_of(event) or Source.DIRECT, ())
     try:
         began = runtime.clock()
         trigger = read_trigger(event, _now(runtime))
         # A long poll (API Gateway's ?wait=N) answers within N seconds of the call's start, its first query included.
         wait = trigger.request.wait if trigger.request is not None else 0
         until = began + wait if wait else None
-        answers = [_answer_job(job, context, runtime, until) for job in trigger.jobs]
-        return _shaped(trigger, answers, context, runtime, until)
+        results = [_answer_job(job, context, runtime, until) for job in trigger.jobs]
+        return _shaped(trigger, results, context, runtime, until)
     except Exception as exc:  # a bug or a broken edge: still an answer, in the source's shape
         # The machine's clock, not the runtime's: the runtime may be what failed.
         return _shaped_internal(trigger.source, len(trigger.jobs), _internal(exc, datetime.now(timezone.utc)))

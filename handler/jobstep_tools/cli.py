@@ -17,19 +17,20 @@ from typing import Any, Callable, NamedTuple, Optional, TextIO
 
 from jobstep import __version__
 from jobstep.client import new_session
-from jobstep.config import ConfigError, load_config
+from jobstep.config import load_config
 from jobstep.events import Query, read_trigger
-from jobstep.model import MAX_WAIT_LIMIT, Status, valid_id, valid_service_name
+from jobstep.model import MAX_WAIT_LIMIT, ConfigError, Status, valid_id, valid_service_name
 from jobstep.services import DEFAULT_SERVICE, SERVICES
 from jobstep.step import Runtime, handle, read_code_file
 
 from . import deploy
 from .flow import definition, longest_wait
 from .local import LocalContext
+from .loop import loop, result_of
 from .package import DEFAULT_OUT, PackageError, build
 from .simulator import JobSimulator, steady_job
 
-EXIT_CODES = {Status.SUCCESS: 0, Status.FAIL: 1}  # TIMEOUT, ERROR and anything else that ends the loop: 2
+EXIT_CODES = {Status.SUCCESS.value: 0, Status.FAIL.value: 1}  # TIMEOUT, ERROR, anything else that ends a loop: 2
 FAILED = 2  # also argparse's code for a bad option
 INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT: 128 + 2
 
@@ -46,7 +47,7 @@ def exit_code(answer: Any) -> int:
             return exit_code(json.loads(answer.get("body") or ""))
         except ValueError:
             return FAILED
-    return EXIT_CODES.get(answer.get("status"), FAILED) if answer.get("done") else 0
+    return EXIT_CODES.get(str(answer.get("status")), FAILED) if answer.get("done") else 0
 
 
 def progress_line(result: dict[str, Any]) -> str:
@@ -80,33 +81,14 @@ def _duration(seconds: int) -> str:
     return f"{round(seconds / 60)} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
 
 
-def run_loop(
-    event: Any,
-    invoke: Callable[[Any], dict[str, Any]],
-    sleep: Callable[[float], None],
-    progress: Callable[[dict[str, Any]], None],
-) -> dict[str, Any]:
-    """Call the step until it says done, sleeping retry_after between calls: what an orchestrator does."""
-    result = invoke(event)
-    progress(result)
-    while not result["done"]:
-        sleep(result["retry_after"])
-        result = invoke(result)
-        progress(result)
-    return result
-
-
 def looped(event: Any, invoke: Callable[[Any], dict[str, Any]], sleep: Callable[[float], None],
            progress: Callable[[dict[str, Any]], None], out: TextIO, err: TextIO) -> int:
     """The loop, its final result printed; on Ctrl-C the last result instead, which resumes the loop."""
     seen: list[dict[str, Any]] = []
-
-    def shown(result: dict[str, Any]) -> None:
-        seen[:] = [result]
-        progress(result)
-
     try:
-        result = run_loop(event, invoke, sleep, shown)
+        for result in loop(event, invoke, sleep):
+            seen[:] = [result]
+            progress(result)
     except KeyboardInterrupt:
         if not seen:
             print("jobstep: interrupted before the first answer", file=err)
@@ -115,8 +97,8 @@ def looped(event: Any, invoke: Callable[[Any], dict[str, Any]], sleep: Callable[
         print(f"jobstep: interrupted after call {seen[0]['poll']['attempt']}; the result printed is the loop's state:"
               " save it and go on with `jobstep poll --resume FILE`", file=err)
         return INTERRUPTED
-    print(json.dumps(result, indent=2), file=out)
-    return exit_code(result)
+    print(json.dumps(seen[0], indent=2), file=out)
+    return exit_code(seen[0])
 
 
 def _keys() -> tuple[str, str, str]:
@@ -148,12 +130,9 @@ def demo(out: TextIO, err: TextIO, sleep: Callable[[float], None] = time.sleep) 
         print(f"job {job.job_id}: INIT for 1 s, then RUNNING while its {len(DEMO_SUB_JOBS)} sub-jobs end one by one,"
               f" then SUCCESS after {DEMO_SECONDS:.0f} s", file=out)
         try:
-            result = run_loop(
-                {"job_id": job.job_id},
-                lambda event: handle(event, LocalContext(ak, sk, token), runtime),
-                sleep,
-                lambda answer: print("  " + progress_line(answer), file=out, flush=True),
-            )
+            for result in loop({"job_id": job.job_id},
+                               lambda event: result_of(handle(event, LocalContext(ak, sk, token), runtime)), sleep):
+                print("  " + progress_line(result), file=out, flush=True)
         except KeyboardInterrupt:
             print("jobstep demo: interrupted", file=err)
             return INTERRUPTED
@@ -240,7 +219,8 @@ def poll(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[fl
         else:
             log, progress = (lambda line: print(line, file=err, flush=True)), (lambda answer: None)
         runtime = Runtime(session=new_session(), environ=where.environ, log=log)
-        return looped(event, lambda step_event: handle(step_event, where.context(), runtime), sleep, progress, out, err)
+        return looped(event, lambda step_event: result_of(handle(step_event, where.context(), runtime)), sleep,
+                      progress, out, err)
 
 
 def invoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

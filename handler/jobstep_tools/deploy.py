@@ -4,7 +4,7 @@ then the function flow that loops it, through huaweicloudsdkfunctiongraph's Func
 Functional core: pure functions turn plain data (the checked options, the ZIP, the API's answers as dicts) into the
 requests to send, each a `Call` (an `Operation`, its parameters, its JSON body), and read the answers.
 Imperative shell: `run` reads the environment and the ZIP, and `_Api` turns each Call into the SDK's request model,
-sends it and hands back the answer as a dict, or a `Failure`: errors are values, and each says what to do.
+sends it and hands back the answer as a dict, or a `Stop`: errors are values, and each says what to do.
 
 The SDK is imported on the command's path only: the `jobstep` CLI imports this module without the `deploy` extra.
 """
@@ -20,11 +20,11 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional, TextIO, Union
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-from jobstep.config import ConfigError, load_config
+from jobstep.config import base_url, load_config
 from jobstep.credentials import Credentials, credentials_problem, find_credentials
-from jobstep.model import valid_region
+from jobstep.model import ConfigError, valid_region
 from jobstep.step import read_code_file
 
 from .flow import definition, longest_wait
@@ -65,7 +65,7 @@ _PROJECT_ID = re.compile(r"[A-Za-z0-9]{32}")
 _SDK_LOGGER = "HuaweiCloud-SDK-FunctionGraphClient"
 
 
-class Failure(NamedTuple):
+class Stop(NamedTuple):
     """Why the command stops, as one line that says what to do."""
 
     message: str
@@ -318,79 +318,60 @@ def _visible(value: str) -> bool:
     return value.isprintable() and not any(character.isspace() for character in value)
 
 
-def _endpoint(value: str, name: str) -> Union[str, Failure]:
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
-    except ValueError as exc:
-        return Failure(f"{PROG}: {name} is not a URL ({exc}): give a base URL like"
-                       " https://functiongraph.ap-southeast-1.myhuaweicloud.com")
-    if not host or parts.username or parts.password or parts.query or parts.fragment or parts.path.strip("/"):
-        return Failure(f"{PROG}: {name} must be a base URL like https://functiongraph.ap-southeast-1.myhuaweicloud.com,"
-                       " with no user, path, query or fragment")
-    # The requests carry signed credentials and the code: plain http only to this machine (a stand-in, a proxy).
-    if parts.scheme != "https" and not (parts.scheme == "http" and host in ("127.0.0.1", "::1", "localhost")):
-        return Failure(f"{PROG}: {name} must use https:// (plain http:// only for 127.0.0.1 or localhost)")
-    return value.rstrip("/")
-
-
-def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Union[Settings, Failure]:
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Union[Settings, Stop]:
     """The options checked, each failure naming the option as typed (or the variable it came from)."""
     name, name_option = _option(args, "name", "--name", environ)
     name = FUNCTION_NAME if name is None else name
     if not _FUNCTION_NAME.fullmatch(name):
-        return Failure(f"{PROG}: {name_option} {name!r:.80} is not a function name: 1-60 letters, digits, '-' or '_',"
+        return Stop(f"{PROG}: {name_option} {name!r:.80} is not a function name: 1-60 letters, digits, '-' or '_',"
                        " starting with a letter and ending with a letter or digit")
     region, region_option = _option(args, "region", "--region", environ, "JOBSTEP_REGION")
     if region is None:
-        return Failure(f"{PROG}: no region: pass --region (the jobs' region, e.g. ap-southeast-1)"
+        return Stop(f"{PROG}: no region: pass --region (the jobs' region, e.g. ap-southeast-1)"
                        " or set JOBSTEP_REGION")
     if not valid_region(region):
-        return Failure(f"{PROG}: {region_option} must look like ap-southeast-1, got {region!r:.40}")
+        return Stop(f"{PROG}: {region_option} must look like ap-southeast-1, got {region!r:.40}")
     project_id, project_option = _option(args, "project_id", "--project-id", environ, "HUAWEICLOUD_SDK_PROJECT_ID")
     if project_id is None:
-        return Failure(f"{PROG}: no project: pass --project-id (the region's project ID) or set"
+        return Stop(f"{PROG}: no project: pass --project-id (the region's project ID) or set"
                        " HUAWEICLOUD_SDK_PROJECT_ID")
     if not _PROJECT_ID.fullmatch(project_id):
-        return Failure(f"{PROG}: {project_option} must be a project ID, 32 letters or digits, got {project_id!r:.40}")
+        return Stop(f"{PROG}: {project_option} must be a project ID, 32 letters or digits, got {project_id!r:.40}")
     agency = args.agency
     if not agency:
-        return Failure(f"{PROG}: pass --agency, the name of the agency that lets the function read the jobs"
+        return Stop(f"{PROG}: pass --agency, the name of the agency that lets the function read the jobs"
                        " (README, Deploy, step 2): without it every call answers ERROR / credentials")
     if len(agency) > 64 or not _visible(agency):
-        return Failure(f"{PROG}: --agency must be an agency's name, at most 64 characters without spaces,"
+        return Stop(f"{PROG}: --agency must be an agency's name, at most 64 characters without spaces,"
                        f" got {agency!r:.80}")
     flow_name = FLOW_NAME if args.flow_name is None else args.flow_name
     if not 0 < len(flow_name) <= 64 or not _visible(flow_name):
-        return Failure(f"{PROG}: --flow-name must be 1-64 characters without spaces, got {flow_name!r:.80}")
-    endpoint = None
-    if args.endpoint is not None:
-        endpoint = _endpoint(args.endpoint, "--endpoint")
-        if isinstance(endpoint, Failure):
-            return endpoint
+        return Stop(f"{PROG}: --flow-name must be 1-64 characters without spaces, got {flow_name!r:.80}")
     try:
+        # The requests carry signed credentials and the code: the same check as JOBSTEP_ENDPOINT's.
+        endpoint = None if args.endpoint is None else base_url(
+            args.endpoint, "--endpoint", "https://functiongraph.ap-southeast-1.myhuaweicloud.com")
         config = load_config(function_environment(region), read_code_file)
     except ConfigError as exc:
-        return Failure(f"{PROG}: {exc}")
+        return Stop(f"{PROG}: {exc}")
     longest = longest_wait(config.policy)
     max_wait = min(config.max_wait, longest)  # as `jobstep flow` chooses
     if args.max_wait is not None:
         if not (args.max_wait.isascii() and args.max_wait.isdigit()) or not 0 < int(args.max_wait) <= longest:
-            return Failure(f"{PROG}: --max-wait must be a whole number of seconds from 1 to {longest} (a flow of at"
+            return Stop(f"{PROG}: --max-wait must be a whole number of seconds from 1 to {longest} (a flow of at"
                            f" most 100 states waits that long with the function's delay policy), got"
                            f" {args.max_wait!r:.40}")
         max_wait = int(args.max_wait)
     return Settings(name, region, project_id, agency, Path(args.zip), endpoint, flow_name, max_wait, args.dry_run)
 
 
-def credentials_from(environ: Mapping[str, str]) -> Union[Credentials, Failure]:
+def credentials_from(environ: Mapping[str, str]) -> Union[Credentials, Stop]:
     credentials = find_credentials(None, environ)  # no context: the SDK's variables only
     if credentials is None:
-        return Failure(f"{PROG}: no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and"
+        return Stop(f"{PROG}: no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (and"
                        " HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary keys), or use --dry-run to see the requests")
     problem = credentials_problem(credentials)
-    return Failure(f"{PROG}: {problem.message}") if problem else credentials
+    return Stop(f"{PROG}: {problem.message}") if problem else credentials
 
 
 def explain(doing: str, status: int, code: str, message: str) -> str:
@@ -418,12 +399,12 @@ class _Sdk(NamedTuple):
     client: Any
     region: Any
     credentials: Callable[..., Any]
-    http_config: Callable[..., Any]
+    http_config: Any
     exceptions: Any
     serialize: Callable[[Any], Any]
 
 
-def _import_sdk() -> Union[_Sdk, Failure]:
+def _import_sdk() -> Union[_Sdk, Stop]:
     try:
         import huaweicloudsdkfunctiongraph.v2 as functiongraph
         import huaweicloudsdkfunctiongraph.v2.model as models
@@ -433,7 +414,7 @@ def _import_sdk() -> Union[_Sdk, Failure]:
         from huaweicloudsdkcore.utils.http_utils import sanitize_for_serialization
         from huaweicloudsdkfunctiongraph.v2.region.functiongraph_region import FunctionGraphRegion
     except ImportError as exc:
-        return Failure(f"{PROG}: needs huaweicloudsdkfunctiongraph ({exc}): install it with {INSTALL}")
+        return Stop(f"{PROG}: needs huaweicloudsdkfunctiongraph ({exc}): install it with {INSTALL}")
     return _Sdk(models, functiongraph.FunctionGraphClient, FunctionGraphRegion, BasicCredentials, HttpConfig,
                 exceptions, sanitize_for_serialization)
 
@@ -458,20 +439,21 @@ def _request(sdk: _Sdk, call: Call) -> Any:
     return getattr(sdk.models, call.operation.request_model)(**arguments)
 
 
-def _endpoint_of(sdk: _Sdk, settings: Settings) -> Union[str, Failure]:
+def _endpoint_of(sdk: _Sdk, settings: Settings) -> Union[str, Stop]:
     if settings.endpoint is not None:
         return settings.endpoint
     try:
-        return sdk.region.value_of(settings.region).endpoints[0]
+        endpoint: str = sdk.region.value_of(settings.region).endpoints[0]
+        return endpoint
     except KeyError:
-        return Failure(f"{PROG}: huaweicloudsdkfunctiongraph knows no FunctionGraph endpoint for the region"
+        return Stop(f"{PROG}: huaweicloudsdkfunctiongraph knows no FunctionGraph endpoint for the region"
                        f" {settings.region}: pass --endpoint https://functiongraph.{settings.region}.myhuaweicloud.com"
                        " (or the endpoint the region's page lists)")
 
 
 class _Api:
     """Sends calls with FunctionGraphClient; each answer comes back as a dict of the response's JSON fields, or a
-    Failure."""
+    Stop."""
 
     def __init__(self, sdk: _Sdk, settings: Settings, credentials: Credentials, endpoint: str):
         logger = logging.getLogger(_SDK_LOGGER)
@@ -486,29 +468,29 @@ class _Api:
         self.client = (sdk.client.new_builder().with_http_config(config).with_credentials(keys)
                        .with_endpoints([endpoint]).build())
 
-    def send(self, call: Call) -> Union[dict[str, Any], Failure]:
+    def send(self, call: Call) -> Union[dict[str, Any], Stop]:
         errors = self.sdk.exceptions
         try:
             response = getattr(self.client, call.operation.client_method)(_request(self.sdk, call))
         except errors.ServiceResponseException as exc:
-            return Failure(explain(call.doing, exc.status_code, exc.error_code, exc.error_msg))
+            return Stop(explain(call.doing, exc.status_code, exc.error_code, exc.error_msg))
         except errors.RequestTimeoutException as exc:
-            return Failure(f"{PROG}: {call.doing} timed out at {self.endpoint} ({' '.join(str(exc).split())[:200]}):"
+            return Stop(f"{PROG}: {call.doing} timed out at {self.endpoint} ({' '.join(str(exc).split())[:200]}):"
                            " run the command again (it updates what exists)")
         except errors.SdkException as exc:  # connection errors, and anything else the client raises
-            return Failure(f"{PROG}: {call.doing} failed: cannot reach {self.endpoint}"
+            return Stop(f"{PROG}: {call.doing} failed: cannot reach {self.endpoint}"
                            f" ({' '.join(str(exc).split())[:200]}); check the network, --region or --endpoint")
         return self.sdk.serialize(response) or {}
 
 
 def _find(api: _Api, page: Callable[[Any], Call], pick: Callable[[Mapping[str, Any]], Optional[str]],
-          following: Callable[[Mapping[str, Any], Any], Any], first: Any) -> Union[Optional[str], Failure]:
+          following: Callable[[Mapping[str, Any], Any], Any], first: Any) -> Union[Optional[str], Stop]:
     """What `pick` finds on the first page that has it, reading page after page (at most MAX_PAGES); None when no
     page has it."""
     cursor = first
     for _ in range(MAX_PAGES):
         answer = api.send(page(cursor))
-        if isinstance(answer, Failure):
+        if isinstance(answer, Stop):
             return answer
         found = pick(answer)
         if found:
@@ -519,55 +501,55 @@ def _find(api: _Api, page: Callable[[Any], Call], pick: Callable[[Mapping[str, A
     return None
 
 
-def _find_function(api: _Api, settings: Settings) -> Union[Optional[str], Failure]:
+def _find_function(api: _Api, settings: Settings) -> Union[Optional[str], Stop]:
     return _find(api, lambda marker: list_functions(settings, marker),
                  lambda answer: pick_function(answer, settings.name), next_marker, "0")
 
 
-def _find_workflow(api: _Api, settings: Settings) -> Union[Optional[str], Failure]:
+def _find_workflow(api: _Api, settings: Settings) -> Union[Optional[str], Stop]:
     return _find(api, lambda offset: list_workflows(settings, offset),
                  lambda answer: pick_workflow(answer, settings.flow_name), next_offset, 0)
 
 
-def _urn_of(answer: Mapping[str, Any], doing: str) -> Union[str, Failure]:
+def _urn_of(answer: Mapping[str, Any], doing: str) -> Union[str, Stop]:
     urn = answer.get("func_urn")
     if not isinstance(urn, str) or not urn.startswith("urn:fss:"):
-        return Failure(f"{PROG}: {doing}: the answer has no function URN (func_urn): run the command again, it"
+        return Stop(f"{PROG}: {doing}: the answer has no function URN (func_urn): run the command again, it"
                        " finds the function by its name")
     return urn
 
 
-def _deploy_function(api: _Api, settings: Settings, code: Code, out: TextIO) -> Union[str, Failure]:
+def _deploy_function(api: _Api, settings: Settings, code: Code, out: TextIO) -> Union[str, Stop]:
     """The function created or updated; its URN."""
     found = _find_function(api, settings)
-    if isinstance(found, Failure):
+    if isinstance(found, Stop):
         return found
     size = f"{len(code.data):,} bytes, sha256 {code.sha256[:12]}"
     if found is None:
         call = create_function(settings, code)
         answer = api.send(call)
-        if isinstance(answer, Failure):
+        if isinstance(answer, Stop):
             return answer
         urn = _urn_of(answer, call.doing)
-        if not isinstance(urn, Failure):
+        if not isinstance(urn, Stop):
             print(f"function {settings.name}: created, {urn} (code {size}, agency {settings.agency})", file=out)
         return urn
     for call in (update_function_code(settings, found, code), update_function_config(settings, found)):
         answer = api.send(call)
-        if isinstance(answer, Failure):
+        if isinstance(answer, Stop):
             return answer
     print(f"function {settings.name}: updated, {found} (code {size}, agency {settings.agency})", file=out)
     return found
 
 
-def _deploy_flow(api: _Api, settings: Settings, function_urn: str, out: TextIO) -> Optional[Failure]:
+def _deploy_flow(api: _Api, settings: Settings, function_urn: str, out: TextIO) -> Optional[Stop]:
     body = flow_body(settings, qualified(function_urn))
     found = _find_workflow(api, settings)
-    if isinstance(found, Failure):
+    if isinstance(found, Stop):
         return found
     call = create_workflow(settings, body) if found is None else update_workflow(settings, found, body)
     answer = api.send(call)
-    if isinstance(answer, Failure):
+    if isinstance(answer, Stop):
         return answer
     done = "created" if found is None else "updated"
     print(f"flow {settings.flow_name}: {done}, id {answer.get('id') or found}, {len(body['states'])} states,"
@@ -575,36 +557,36 @@ def _deploy_flow(api: _Api, settings: Settings, function_urn: str, out: TextIO) 
     return None
 
 
-def read_code(path: Path) -> Union[Code, Failure]:
+def read_code(path: Path) -> Union[Code, Stop]:
     """The ZIP `jobstep package` built, checked to hold the handler's file at its root."""
     built = "build it with `jobstep package` (or `make package`) first"
     if not path.is_file():
-        return Failure(f"{PROG}: {path} does not exist: {built}, or pass --zip PATH")
+        return Stop(f"{PROG}: {path} does not exist: {built}, or pass --zip PATH")
     try:
         data = path.read_bytes()
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
     except (OSError, zipfile.BadZipFile) as exc:
-        return Failure(f"{PROG}: {path} is not a readable ZIP ({exc}): {built}")
+        return Stop(f"{PROG}: {path} is not a readable ZIP ({exc}): {built}")
     entry = HANDLER.split(".")[0] + ".py"
     if entry not in names:
-        return Failure(f"{PROG}: {path} has no {entry} at its root, where FunctionGraph looks for the handler"
+        return Stop(f"{PROG}: {path} has no {entry} at its root, where FunctionGraph looks for the handler"
                        f" {HANDLER}: {built}")
     return Code(path.name, data)
 
 
-def _deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> Optional[Failure]:
+def _deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> Optional[Stop]:
     sdk = _import_sdk()
-    if isinstance(sdk, Failure):
+    if isinstance(sdk, Stop):
         return sdk
     settings = settings_from(args, environ)
-    if isinstance(settings, Failure):
+    if isinstance(settings, Stop):
         return settings
     code = read_code(settings.zip_path)
-    if isinstance(code, Failure):
+    if isinstance(code, Stop):
         return code
     endpoint = _endpoint_of(sdk, settings)
-    if isinstance(endpoint, Failure):
+    if isinstance(endpoint, Stop):
         return endpoint
     if settings.dry_run:
         for call in (create_function(settings, code), update_function_code(settings, "{function_urn}", code),
@@ -614,11 +596,11 @@ def _deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
         print("\n".join(plan(settings, code, endpoint)), file=out)
         return None
     credentials = credentials_from(environ)
-    if isinstance(credentials, Failure):
+    if isinstance(credentials, Stop):
         return credentials
     api = _Api(sdk, settings, credentials, endpoint)
     urn = _deploy_function(api, settings, code, out)
-    if isinstance(urn, Failure):
+    if isinstance(urn, Stop):
         return urn
     return _deploy_flow(api, settings, urn, out)
 
@@ -628,7 +610,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         failure = _deploy(args, os.environ, out)
     except Exception as exc:  # a bug in deploy: still one line, never a traceback
-        failure = Failure(f"{PROG}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        failure = Stop(f"{PROG}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
                           " (a bug in jobstep deploy; please report it with the command you ran)")
     if failure is None:
         return 0
@@ -636,7 +618,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 2
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """The `deploy` subcommand. Values are checked by `run`, which names the option as typed; abbreviations are off so
     that the name typed is the option's own."""
     deploy = commands.add_parser(

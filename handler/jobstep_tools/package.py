@@ -134,7 +134,8 @@ def _shipped(relative: Path) -> bool:
 def contents(site: Path) -> dict[str, Path]:
     """ZIP name -> file: index.py, the jobstep package whole, and the dependencies the handler loads."""
     files = {"index.py": CODE_ROOT / "index.py"}
-    files.update({f"jobstep/{path.name}": path for path in sorted((CODE_ROOT / "jobstep").glob("*.py"))})
+    files.update({f"jobstep/{path.name}": path for path in sorted((CODE_ROOT / "jobstep").iterdir())
+                  if path.suffix in (".py", ".json")})  # the modules, and the registry's data (services.json)
     for path in site.rglob("*"):
         relative = path.relative_to(site)
         if path.is_file() and "__pycache__" not in relative.parts and _shipped(relative):

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, TypeVar, Union
 from urllib.parse import parse_qsl
 
-from jobstep.services import ALIASES, BUILT_IN, SERVICES, JobApi
+from jobstep.services import SERVICES, JobApi
 
 from . import sigcheck
 
@@ -105,20 +105,18 @@ class SimJob:
         return _put({"request_id": "0" * 32} if api.job else {}, api.job, job)
 
 
-def _word(words: list[str], wanted: tuple[str, ...], otherwise: str) -> str:
+def _word(words: tuple[str, ...], wanted: tuple[str, ...], otherwise: str) -> str:
     return next((word for word in words if word.upper() in wanted), otherwise)
 
 
 def steady_job(service: str, api: JobApi, seconds: float, outcome: str, progress: bool = True,
                sub_jobs: int = 4) -> dict[str, Any]:
     """The timeline of a job that runs `seconds` and ends with `outcome` (SUCCESS or FAIL), said in its service's
-    own words (the registry entry's), and that reports `progress` wherever its service does: a percent rising evenly
-    and sub-jobs ending one by one. `jobstep poll --simulate` and `invoke --simulate` serve it."""
-    entry = BUILT_IN.get(ALIASES.get(service, service), {})
-    running = entry.get("running", ["RUNNING"])
-    said = {"SUCCESS": entry.get("success"), "FAIL": entry.get("failure")}[outcome]
-    ended = said[0] if said else next(word for word, meaning in api.outcomes if meaning == outcome)
-    done = (entry.get("success") or [next(word for word, meaning in api.outcomes if meaning == "SUCCESS")])[0]
+    own words (its registry entry's), and that reports `progress` wherever its service does: a percent rising
+    evenly and sub-jobs ending one by one. `jobstep poll --simulate` and `invoke --simulate` serve it."""
+    running = api.running
+    ended = (api.success if outcome == "SUCCESS" else api.failure)[0]
+    done = api.success[0]
     busy = _word(running, ("RUNNING",), running[0])
     init_seconds = min(1.0, seconds / 5)
 
@@ -168,7 +166,7 @@ class Seen:
     verdict: Optional[str]  # None when the signature checked out, else why it did not
 
 
-def _pattern(api: JobApi) -> re.Pattern:
+def _pattern(api: JobApi) -> "re.Pattern[str]":
     return re.compile(re.escape(api.path).replace(r"\{project_id\}", "(?P<project>[^/]+)")
                       .replace(r"\{job_id\}", "(?P<job>[^/]+)"))
 
@@ -243,7 +241,7 @@ class JobSimulator(Loopback):
         self.clock = clock
         self.services = services
         self.jobs: dict[str, SimJob] = {}
-        self.faults: deque = deque()
+        self.faults: deque[Fault] = deque()
         self.seen: list[Seen] = []
         self.connections = 0  # TCP connections accepted: shows keep-alive reuse
         self._lock = threading.Lock()
@@ -277,9 +275,10 @@ class JobSimulator(Loopback):
             signed_at = None
         if signed_at is not None and abs(self.clock() - signed_at) > SKEW_LIMIT_SECONDS:
             return 401, {}, _gateway_error("APIGW.0301", _SIGNATURE_EXPIRED)
-        if problem or signed_at is None:
+        authorization = sigcheck.parse_authorization(lowered.get("authorization", ""))
+        if problem or signed_at is None or authorization is None:
             return 401, {}, _gateway_error("APIGW.0301", _SIGNATURE_FAIL)
-        access_key, signed, _ = sigcheck.parse_authorization(lowered["authorization"])
+        access_key, signed, _ = authorization
         token = self.keys[access_key][1]
         if token is not None and (lowered.get("x-security-token") != token or "x-security-token" not in signed):
             return 401, {}, _gateway_error("APIGW.0301", "Incorrect IAM authentication information: invalid token")
