@@ -20,6 +20,7 @@ from typing import Any, Callable, NamedTuple, Optional
 from jobstep.client import new_session
 from jobstep.step import Runtime, handle
 from jobstep_tools.local import Clock, LocalContext
+from jobstep_tools.loop import loop, result_of
 from jobstep_tools.simulator import JobSimulator
 
 SEED = 20261128
@@ -106,12 +107,11 @@ def run_jobstep(jobs: Sequence[Job], knobs: dict[str, str], kind: Kind = BLIND) 
             simulator.add_job(f"job-{number}", init_seconds=1.0, run_seconds=job.duration - 1.0, service=kind.service,
                               statuses=(first, running), outcome=success,
                               script=kind.script(job, number) if kind.script else None)
-            answer = handle({"job_id": f"job-{number}"}, LocalContext(*KEYS), runtime)
-            ages = [0.0]
-            while not answer["done"]:
-                clock.now += answer["retry_after"]
-                answer = handle(answer, LocalContext(*KEYS), runtime)
-                ages.append(clock.now - job.submitted)
+            # Each call of the loop and when it came, from the job's submission.
+            calls = [(answer, clock.now - job.submitted) for answer in loop(
+                {"job_id": f"job-{number}"}, lambda event: result_of(handle(event, LocalContext(*KEYS), runtime)),
+                clock.advance)]
+            answer, ages = calls[-1][0], [age for _, age in calls]
             if answer["status"] != "SUCCESS":  # anything else would measure a broken loop, not the schedule
                 raise RuntimeError(f"job-{number} ended {answer['status']}: {answer['error']}")
             detections.append(Detection(len(ages), clock.now - job.submitted - job.duration, job.duration,

@@ -13,7 +13,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import trustme
-from conftest import PROJECT, TEMP_AK, TEMP_SK, TOKEN, agency
+from helpers import PROJECT, TEMP_AK, TEMP_SK, TOKEN, agency
 from jobstep.client import new_session
 from jobstep.config import Config, endpoint
 from jobstep.services import SERVICES

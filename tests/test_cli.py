@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import AK, PROJECT, SK
+from helpers import AK, PROJECT, SK, kafka_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobstep.services import SERVICES
@@ -32,6 +32,7 @@ def jobstep(*args, environ=None, stdin=None):
                           env=environ, input=stdin, timeout=60)
 
 
+@pytest.mark.slow
 def test_demo_shows_the_loop_from_init_through_running_to_success():
     done = jobstep("demo")
 
@@ -48,6 +49,7 @@ def test_demo_shows_the_loop_from_init_through_running_to_success():
     assert any(" left " in line for line in lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("timeline, args, code, status", [
     ({"init_seconds": 0, "run_seconds": 0.5}, [], 0, "SUCCESS"),
     ({"init_seconds": 0, "run_seconds": 0, "outcome": "FAIL", "fail_reason": "quota"}, [], 1, "FAIL"),
@@ -68,6 +70,7 @@ def test_poll_loops_until_the_end_and_exits_by_the_final_status(live, timeline, 
     assert [entry["attempt"] for entry in logged] == list(range(1, result["poll"]["attempt"] + 1))
 
 
+@pytest.mark.slow
 def test_poll_takes_region_and_project_from_its_options(live):
     simulator, environ = live
     simulator.add_job("job-1", init_seconds=0, run_seconds=0)
@@ -114,6 +117,7 @@ def test_a_hand_edited_result_resumed_on_a_terminal_shows_a_line_not_a_traceback
     assert json.loads(out.getvalue())["progress"] is None
 
 
+@pytest.mark.slow
 def test_invoke_answers_one_event_from_a_file(live, tmp_path):
     simulator, environ = live
     simulator.add_job("job-1", init_seconds=0, run_seconds=60)
@@ -128,12 +132,14 @@ def test_invoke_answers_one_event_from_a_file(live, tmp_path):
     assert len(simulator.seen) == 1
 
 
+@pytest.mark.slow
 def test_invoke_reads_standard_input_and_answers_invalid_input(live):
     done = jobstep("invoke", "-", environ=live[1], stdin='{"job_id": "../x"}')
 
     assert done.returncode == 2 and json.loads(done.stdout)["error"]["type"] == "invalid_input"
 
 
+@pytest.mark.slow
 def test_invoke_reports_a_file_that_is_not_json(tmp_path):
     event = tmp_path / "event.json"
     event.write_text("{job_id: 1")
@@ -147,9 +153,10 @@ def test_invoke_reports_a_file_that_is_not_json(tmp_path):
 # code says how it went, and no traceback shows. The stand-in here is the shell: a subprocess, as a user runs it.
 APIG_BAD = {"httpMethod": "GET", "path": "/jobs/..", "pathParameters": {"job_id": ".."}, "queryStringParameters": {},
             "headers": {"host": "api.example.com"}, "body": "", "isBase64Encoded": False}
-KAFKA = {"trigger_type": "KAFKA", "records": [{"messages": ['{"job_id": "job-1"}', '{"job_id": "job-2"}']}]}
+KAFKA = kafka_event(['{"job_id": "job-1"}', '{"job_id": "job-2"}'])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, stdin, code, says", [
     (["poll", "job-1", "--max-wait", "0"], None, 2, "argument --max-wait: must be from 1"),
     (["poll", "job-1", "--max-wait", "-3"], None, 2, "argument --max-wait: must be from 1"),
@@ -184,6 +191,7 @@ def test_a_careless_input_gets_one_clear_line_and_no_traceback(args, stdin, code
     assert says in done.stderr + done.stdout
 
 
+@pytest.mark.slow
 def test_version_is_the_installed_packages():
     from importlib.metadata import version
     # Catches: jobstep.__version__ and pyproject's version drifting apart (the CLI prints the former).
@@ -201,6 +209,7 @@ def _until_answered(process):
         assert line.startswith("{"), line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["poll", "job-1"], ["demo"]])
 def test_ctrl_c_stops_cleanly_and_leaves_a_result_that_resumes_the_loop(command, tmp_path):
     # Catches: a KeyboardInterrupt traceback, an exit code other than the shell's 130, and (poll) a last result
@@ -231,6 +240,7 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_result_that_resumes_the_loop(command,
     assert final["poll"]["started_at"] == state["poll"]["started_at"]
 
 
+@pytest.mark.slow
 def test_each_call_of_a_poll_is_its_own_invocation():
     # FunctionGraph gives every invocation its own request id and its own time budget. Catches: one context for
     # the whole loop, whose budget runs out after 30 s so that every later call answers "too little time left".
@@ -241,6 +251,7 @@ def test_each_call_of_a_poll_is_its_own_invocation():
     assert len({entry["request_id"] for entry in logged}) == len(logged)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_simulate_runs_a_job_of_every_service_to_its_end(service):
     # The simulated job speaks its service's own words (statuses, shapes, progress scale). Catches: an ending word
@@ -257,6 +268,7 @@ def test_simulate_runs_a_job_of_every_service_to_its_end(service):
     assert (result["progress"] or {}).get("fraction") == (1.0 if reports else None)
 
 
+@pytest.mark.slow
 def test_simulate_fails_a_job_with_its_reason_and_exit_code_1():
     # Catches: --job-fails ignored, or the service's failure word unknown to its entry (the loop would go on).
     done = jobstep("poll", "job-1", "--simulate", "--job-seconds", "0", "--job-fails", "--service", "rds")
@@ -265,6 +277,7 @@ def test_simulate_fails_a_job_with_its_reason_and_exit_code_1():
     assert done.returncode == 1 and result["status"] == "FAIL" and "a simulated failure" in result["error"]["message"]
 
 
+@pytest.mark.slow
 def test_a_silent_simulated_job_shows_no_progress():
     # Catches: --job-silent ignored (the steady percent and sub-jobs served anyway).
     done = jobstep("invoke", '{"job_id": "job-1", "service": "ecs"}', "--simulate", "--job-seconds", "0",
@@ -274,6 +287,7 @@ def test_a_silent_simulated_job_shows_no_progress():
     assert done.returncode == 0 and result["status"] == "SUCCESS" and result["progress"] is None
 
 
+@pytest.mark.slow
 def test_poll_shows_a_simulated_jobs_progress_as_it_goes(monkeypatch):
     # Catches: a simulated percent that does not rise with time, or the progress line left out on a terminal.
     out, err = io.StringIO(), Terminal()

@@ -6,7 +6,7 @@ import json
 from collections import ChainMap
 
 import pytest
-from conftest import PROJECT, RUNNING_FOREVER, START, TEMP_AK, TEMP_SK, TOKEN, agency
+from helpers import PROJECT, RUNNING_FOREVER, START, TEMP_AK, TEMP_SK, TOKEN, agency
 from jobstep.client import new_session
 from jobstep.config import custom_services
 from jobstep.services import SERVICES

@@ -11,8 +11,10 @@ import threading
 import time
 
 import pytest
-from conftest import agency, refusing_url
+from helpers import agency, refusing_url
 from jobstep import client
+
+pytestmark = pytest.mark.slow  # every test here waits out slow servers in real time: seconds each
 
 REMAINING_MS = 5_000
 MARGIN = 0.5  # seconds the handler must still have when it answers

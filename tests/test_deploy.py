@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT, TEMP_AK, TEMP_SK, TOKEN, agency
+from helpers import PROJECT, TEMP_AK, TEMP_SK, TOKEN, agency
 from jobstep.model import valid_region
 from jobstep_tools.package import DEFAULT_OUT
 from jobstep_tools.simulator import JobSimulator

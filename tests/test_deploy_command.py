@@ -18,8 +18,8 @@ import huaweicloudsdkfunctiongraph.v2 as functiongraph_sdk
 import jobstep_tools
 import pytest
 import yaml
-from conftest import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, refusing_url
 from functiongraph import FunctionGraphStandIn, Invalid, load
+from helpers import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, refusing_url
 from jobstep.credentials import Credentials
 from jobstep.policy import Policy
 from jobstep_tools import cli, deploy

@@ -2,19 +2,13 @@
 
 import base64
 import json
-from datetime import datetime, timezone
 
 import pytest
-from conftest import PROJECT, README, SECRETS, START, TEMP_AK, TEMP_SK, TOKEN, agency
-from hypothesis import HealthCheck, given, settings
+from helpers import PROJECT, README, SECRETS, agency
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from jobstep.client import new_session
-from jobstep.config import Config, endpoint
-from jobstep.model import format_time, parse_time, valid_region
 from jobstep.services import SERVICES
-from jobstep.step import Runtime, handle
-from jobstep_tools.local import Clock
-from jobstep_tools.simulator import JobSimulator
+from jobstep.step import handle
 
 RESULT_KEYS = {"job_id", "project_id", "region", "service", "done", "status", "retry_after", "job", "error", "poll",
                "progress"}
@@ -66,16 +60,6 @@ kafka_events = st.fixed_dictionaries({"trigger_type": st.just("KAFKA"), "records
     {"messages": st.lists(texts | json_values, max_size=3) | json_values}), max_size=3) | json_values})
 
 
-@pytest.fixture(scope="module")
-def world():
-    clock = Clock(START)
-    with JobSimulator(PROJECT, {TEMP_AK: (TEMP_SK, TOKEN)}, clock=clock) as simulator:
-        logs = []
-        environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
-        runtime = Runtime(session=new_session(), environ=environ, clock=clock, draw=lambda: 0.5, log=logs.append)
-        yield simulator, runtime, logs
-
-
 # The answer shape each source gets (the README's table): the result object, an API Gateway response around
 # one, or a list of them for a Kafka batch.
 RESULT, HTTP, BATCH = "result", "http", "batch"
@@ -122,34 +106,25 @@ def check_answer(world, event, shape=RESULT):
     return answer
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=json_values.filter(lambda value: not (isinstance(value, dict) and value.keys() & SOURCE_KEYS)))
-def test_any_json_value_gets_a_well_formed_answer(world, event):
-    check_answer(world, event)
+# Each kind of event, its answer's shape and how many examples: one property, check_answer, over each.
+@pytest.mark.parametrize("events, shape, examples", [
+    pytest.param(json_values.filter(lambda value: not (isinstance(value, dict) and value.keys() & SOURCE_KEYS)),
+                 RESULT, 300, id="any JSON value gets a well-formed answer"),
+    pytest.param(contract_events, RESULT, 400, marks=pytest.mark.slow,
+                 id="hostile fields get a well-formed answer and no stray request"),
+    pytest.param(apig_events, HTTP, 100,
+                 id="API Gateway requests with arbitrary payloads get an HTTP response and no stray request"),
+    pytest.param(timer_events | smn_events, RESULT, 100,
+                 id="timer and SMN events with arbitrary payloads get a result and no stray request"),
+    pytest.param(kafka_events, BATCH, 100, id="Kafka batches with arbitrary payloads get a list and no stray request"),
+])
+def test_arbitrary_events_get_a_well_formed_answer_of_their_sources_shape(world, events, shape, examples):
+    @settings(max_examples=examples, deadline=None)
+    @given(event=events)
+    def answers(event):
+        check_answer(world, event, shape)
 
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=contract_events)
-def test_hostile_fields_get_a_well_formed_answer_and_no_stray_request(world, event):
-    check_answer(world, event)
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=apig_events)
-def test_api_gateway_requests_with_arbitrary_payloads_get_an_http_response_and_no_stray_request(world, event):
-    check_answer(world, event, HTTP)
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=timer_events | smn_events)
-def test_timer_and_smn_events_with_arbitrary_payloads_get_a_result_and_no_stray_request(world, event):
-    check_answer(world, event)
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(event=kafka_events)
-def test_kafka_batches_with_arbitrary_payloads_get_a_list_and_no_stray_request(world, event):
-    check_answer(world, event, BATCH)
+    answers()
 
 
 @pytest.mark.parametrize("event, says", [
@@ -174,81 +149,6 @@ def test_invalid_input_says_what_to_fix_and_sends_nothing(world, event, says):
     answer = check_answer(world, event)
 
     assert answer["error"]["type"] == "invalid_input" and says in answer["error"]["message"]
-
-
-@pytest.mark.parametrize("environ, says", [
-    ({"JOBSTEP_MAX_WAIT": "soon"}, "JOBSTEP_MAX_WAIT"),
-    ({"JOBSTEP_NOT_FOUND_GRACE": "-5"}, "JOBSTEP_NOT_FOUND_GRACE"),
-    ({"JOBSTEP_REGION": "ap-southeast-1.evil.com"}, "JOBSTEP_REGION"),
-    ({"JOBSTEP_SERVICE": "iam"}, "JOBSTEP_SERVICE"),
-    ({"JOBSTEP_ENDPOINT": "http://elb.example.com"}, "https"),
-    ({"JOBSTEP_ENDPOINT": "https://user:pw@elb.example.com"}, "JOBSTEP_ENDPOINT"),
-    ({"JOBSTEP_ENDPOINT": "https://elb.example.com:port"}, "JOBSTEP_ENDPOINT"),
-    ({"JOBSTEP_MIN_DELAY": "0"}, "JOBSTEP_MIN_DELAY"),
-    ({"JOBSTEP_MIN_DELAY": "30", "JOBSTEP_MAX_DELAY": "10"}, "JOBSTEP_MAX_DELAY"),
-    ({"JOBSTEP_MAX_DELAY": "7200"}, "JOBSTEP_MAX_DELAY"),
-    ({"JOBSTEP_DELAY_GROWTH": "nan"}, "JOBSTEP_DELAY_GROWTH"),
-    ({"JOBSTEP_DELAY_GROWTH": "2"}, "JOBSTEP_DELAY_GROWTH"),
-])
-def test_bad_configuration_is_an_error_that_names_the_variable(world, environ, says):
-    simulator, runtime, logs = world
-    before = len(simulator.seen)
-    broken = Runtime(session=runtime.session, environ={**runtime.environ, **environ}, clock=runtime.clock,
-                     log=logs.append)
-
-    answer = handle({"job_id": "job-1"}, agency(), broken)
-
-    assert answer["done"] and answer["error"]["type"] == "configuration" and says in answer["error"]["message"]
-    assert len(simulator.seen) == before
-
-
-@pytest.mark.parametrize("config, service, region, expected", [
-    (Config(), "elb", "ap-southeast-1", "https://elb.ap-southeast-1.myhuaweicloud.com"),
-    (Config(region="cn-north-4"), "ecs", "cn-north-4", "https://ecs.cn-north-4.myhuaweicloud.com"),
-    (Config(), "elbv3", "eu-west-101", "https://elb.eu-west-101.myhuaweicloud.com"),
-    (Config(endpoint="https://vpcep.example.com"), "vpc", "ap-southeast-1", "https://vpcep.example.com"),
-    (Config(), "elb", None, None),
-])
-def test_the_endpoint_is_the_services_regional_host_unless_configured(config, service, region, expected):
-    assert endpoint(config, SERVICES[service], region) == expected
-
-
-def test_no_region_and_no_endpoint_is_a_configuration_error(world):
-    simulator, runtime, logs = world
-    bare = Runtime(session=runtime.session, environ={"RUNTIME_PROJECT_ID": PROJECT}, log=logs.append)
-
-    answer = handle({"job_id": "job-1"}, None, bare)
-
-    assert answer["error"]["type"] == "configuration" and "JOBSTEP_REGION" in answer["error"]["message"]
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("2015-09-17T03:05:38.756Z", datetime(2015, 9, 17, 3, 5, 38, 756000, timezone.utc)),
-    ("2015-09-17T03:05:38Z", datetime(2015, 9, 17, 3, 5, 38, tzinfo=timezone.utc)),
-    ("2015-09-17T11:05:38+08:00", datetime(2015, 9, 17, 3, 5, 38, tzinfo=timezone.utc)),
-    ("2015-09-17 03:05:38", datetime(2015, 9, 17, 3, 5, 38, tzinfo=timezone.utc)),
-    ("2015-02-30T00:00:00Z", None),
-    ("", None),
-    (None, None),
-    (17, None),
-])
-def test_parse_time(text, expected):
-    assert parse_time(text) == expected
-
-
-# From year 1: a stateless call starts its loop at the job's begin_time, whatever year the job API says (strftime's %Y
-# wrote year 1 as "1", which parse_time refused).
-@given(st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31), timezones=st.just(timezone.utc)))
-def test_started_at_survives_the_round_trip(moment):
-    assert parse_time(format_time(moment)) == moment.replace(microsecond=0)
-
-
-@pytest.mark.parametrize("region, valid", [
-    ("ap-southeast-1", True), ("cn-north-4", True), ("eu-west-101", True), ("la-south-2", True),
-    ("AP-southeast-1", False), ("ap-southeast-1.", False), ("ap.southeast", False), ("ap-southeast-1\n", False),
-])
-def test_region_form(region, valid):
-    assert valid_region(region) is valid
 
 
 def shape(value):

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import PROJECT, RUNNING_FOREVER
 from gateway import ApiGateway
+from helpers import PROJECT, RUNNING_FOREVER
 from jobstep.model import parse_time
 from jobstep_tools.simulator import Fault
 

@@ -7,11 +7,14 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import agency
+import pytest
+from helpers import agency
 from jobstep import client
 from jobstep.client import new_session
 from jobstep.step import Runtime, handle
 from jobstep_tools.local import LocalContext
+
+pytestmark = pytest.mark.slow  # real load: a second and more each
 
 THREADS = 16
 CALLS = 10_000

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
-from conftest import AK, PROJECT, SK
+from helpers import AK, PROJECT, SK
 from jobstep_tools import cli, package
 from jobstep_tools.local import Clock
 from jobstep_tools.simulator import JobSimulator
@@ -24,23 +24,22 @@ LEFT_OUT = ("pymongo", "bson", "gridfs", "yaml", "_yaml", "simplejson", "request
 SHIPPED = {"requests", "urllib3", "idna", "certifi", "charset_normalizer", "pyasn1", "huaweicloudsdkcore"}
 
 # The function's side, run in its Python with nothing but the unpacked package on sys.path. It plays
-# FunctionGraph and the orchestrator: the handler's log lines go to stderr, each answer to stdout, and
-# the next call waits for a line from the test, which moves the simulator's clock by retry_after.
+# FunctionGraph and the orchestrator (jobstep_tools.loop): the handler's log lines go to stderr, each answer to
+# stdout, and the loop's sleep waits for a line from the test, which moves the simulator's clock by retry_after.
 DRIVER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-sys.path.append(sys.argv[3])  # for jobstep_tools.local only: the ZIP, first, provides index and jobstep
+sys.path.append(sys.argv[3])  # for jobstep_tools only: the ZIP, first, provides index and jobstep
 answers, sys.stdout = sys.stdout, sys.stderr
 import index
 from jobstep_tools.local import LocalContext  # no agency keys: HUAWEICLOUD_SDK_AK/SK sign
+from jobstep_tools.loop import loop, result_of
 
-answer = {"job_id": sys.argv[2]}
-while True:
-    answer = index.handler(answer, LocalContext(request_id="req-package"))
+def invoke(event):
+    return result_of(index.handler(event, LocalContext(request_id="req-package")))
+
+for answer in loop({"job_id": sys.argv[2]}, invoke, lambda seconds: sys.stdin.readline()):
     print(json.dumps(answer), file=answers, flush=True)
-    if answer["done"]:
-        break
-    sys.stdin.readline()
 loaded = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
 print(json.dumps(sorted(name for name in loaded if name)), file=answers, flush=True)
 import importlib.util
@@ -80,11 +79,13 @@ def names(built):
         return archive.namelist()
 
 
+@pytest.mark.slow
 def test_index_is_at_the_root_beside_the_jobstep_package(names):
     assert "index.py" in names and "jobstep/__init__.py" in names and "jobstep/step.py" in names
     assert not [name for name in names if name.startswith("jobstep_tools/")]  # the developer side stays home
 
 
+@pytest.mark.slow
 def test_what_the_function_never_imports_is_left_out(names, built):
     tops = {name.split("/")[0] for name in names} - {"__pycache__"}  # index.py's bytecode
     assert {top for top in tops if not top.endswith(".dist-info")} == SHIPPED | {"index.py", "jobstep"}
@@ -101,6 +102,7 @@ def test_what_the_function_never_imports_is_left_out(names, built):
     assert f"left out of pip's install: {', '.join(sorted(LEFT_OUT))}" in built[1]
 
 
+@pytest.mark.slow
 def test_the_package_is_small_and_the_cli_says_what_it_built(built, names):
     path, printed = built
     size = path.stat().st_size
@@ -108,12 +110,14 @@ def test_the_package_is_small_and_the_cli_says_what_it_built(built, names):
     assert f"built {path}: {size:,} bytes, {len(names)} files, dependencies for Python 3.9" in printed
 
 
+@pytest.mark.slow
 def test_the_licences_of_what_ships_ship_with_it(names):
     licences = {name.split("-")[0] for name in names if ".dist-info/" in name and "LICENSE" in name.upper()}
     assert licences == SHIPPED
     assert not [name for name in names if name.endswith(".dist-info/RECORD")]
 
 
+@pytest.mark.slow
 def test_two_builds_give_the_same_bytes(built, names, tmp_path):
     # A second build from scratch: its own pip install, and its own compiler process, whose string
     # hashes are seeded afresh (the bytecode of a frozenset constant followed them before).
@@ -147,6 +151,7 @@ def test_an_old_pip_is_refused_with_the_command_that_fixes_it(monkeypatch):
         package.check_pip()
 
 
+@pytest.mark.slow
 def test_the_packaged_handler_answers_from_the_zip_alone_in_the_functions_python(unpacked, names):
     python = function_python()
     clock = Clock(time.time())  # near real time: the simulator rejects a signature dated 15 minutes off

@@ -11,13 +11,13 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from helpers import apig, http
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from jobstep import progress
 from jobstep.config import load_config
 from jobstep.model import Job, Poll, Track
 from jobstep.policy import Policy, Verdict
-from test_triggers import apig, http
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 POLICY = Policy()
@@ -101,11 +101,9 @@ def test_honest_progress_takes_half_the_polls_of_blind_polling_and_is_seen_endin
     for job_id, script in (("following", rds_percent), ("blind", None)):
         harness.simulator.add_job(job_id, service="rds", init_seconds=0, run_seconds=duration,
                                   statuses=("Running", "Running"), outcome="Completed", script=script)
-        started, answer, polls = harness.clock.now, harness.call({"job_id": job_id, "service": "rds"}), 1
-        while not answer["done"]:
-            harness.clock.advance(answer["retry_after"])
-            answer, polls = harness.call(answer), polls + 1
-        loops.append((polls, harness.clock.now - started - duration, answer["status"]))
+        started = harness.clock.now
+        answers = harness.loop({"job_id": job_id, "service": "rds"})
+        loops.append((len(answers), harness.clock.now - started - duration, answers[-1]["status"]))
     (following, late, status), (blind_polls, _, _) = loops
 
     assert status == "SUCCESS" and following <= blind_polls / 2 and 0 <= late <= 0.1 * duration

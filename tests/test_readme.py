@@ -55,9 +55,9 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 import pytest
-from conftest import AK, PROJECT, README, SK, TEMP_AK, TEMP_SK, TOKEN, agency
 from functiongraph import FunctionGraphStandIn
 from gateway import ApiGateway
+from helpers import AK, PROJECT, README, SK, TEMP_AK, TEMP_SK, TOKEN, agency
 from jobstep.client import new_session
 from jobstep.services import SERVICES
 from jobstep.step import Runtime, handle
@@ -316,6 +316,7 @@ def ran() -> Iterator[dict[Shown, Future]]:
 # ---- the tests ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shown", RUN, ids=[shown.name for shown in RUN])
 def test_the_command_prints_what_the_readme_shows(shown, ran):
     result = ran[shown].result()

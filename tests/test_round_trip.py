@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import PROJECT, RUNNING_FOREVER, START, TEMP_AK, TEMP_SK, TOKEN, agency
 from gateway import ApiGateway
+from helpers import PROJECT, RUNNING_FOREVER, START, TEMP_AK, TEMP_SK, TOKEN, agency, kafka_event
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from jobstep.client import MAX_BODY, new_session
@@ -179,8 +179,7 @@ def not_json(constant: str) -> None:
 
 
 def kafka(message: Any) -> dict[str, Any]:
-    return {"event_version": "v1.0", "trigger_type": "KAFKA", "region": "ap-southeast-1",
-            "records": [{"messages": [json.dumps(message)], "topic_id": "jobs"}]}
+    return kafka_event([json.dumps(message)])
 
 
 class Step(NamedTuple):

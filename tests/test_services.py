@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, NamedTuple, Optional
 
 import pytest
-from conftest import PROJECT, README, START
+from helpers import PROJECT, README, START, sample_event
 from huaweicloudsdkcore.utils.http_utils import sanitize_for_serialization
 from jobstep.services import ALIASES, BUILT_IN, SERVICES
 
@@ -298,7 +298,7 @@ def test_a_stateless_call_counts_the_deadline_from_the_services_own_begin_time(h
     case = CASES[name]
     harness.simulator.add_job(JOB, service=name, init_seconds=0, run_seconds=10**9,
                               answers={"RUNNING": answer(case, case.running)})
-    event = {"trigger_type": "TIMER", "user_event": json.dumps({"job_id": JOB, "service": name})}
+    event = sample_event("timer", user_event=json.dumps({"job_id": JOB, "service": name}))
 
     result = harness.call(event)
 

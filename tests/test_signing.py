@@ -1,6 +1,6 @@
 """The handler's requests, signed with huaweicloudsdkcore, pass the independent gateway-style check."""
 
-from conftest import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, agency
+from helpers import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, agency
 from jobstep_tools import sigcheck
 from jobstep_tools.local import LocalContext
 

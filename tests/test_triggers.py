@@ -6,34 +6,11 @@ import re
 import time
 
 import pytest
-from conftest import PROJECT, README, RUNNING_FOREVER, TEMP_AK, agency
+from helpers import PROJECT, README, RUNNING_FOREVER, TEMP_AK, agency, apig, http, kafka_event, sample_event
 from jobstep.step import MIN_BUDGET_SECONDS, Runtime, handle
 from jobstep_tools.simulator import Fault
 
 FINISHED = {"init_seconds": 0, "run_seconds": 0}
-
-
-def apig(path=None, query=None, body=None, encode=True, method=None):
-    """An API Gateway event as FunctionGraph delivers it (the body base64-encoded by default)."""
-    text = body if isinstance(body, str) or body is None else json.dumps(body)
-    return {
-        "httpMethod": method or ("POST" if body is not None else "GET"),
-        "path": "/jobs" + (f"/{path['job_id']}" if path else ""),
-        "pathParameters": path or {},
-        "queryStringParameters": query or {},
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
-        "requestContext": {"apiId": "bc1dcffd", "requestId": "11cdcdcf", "stage": "RELEASE"},
-        "body": base64.b64encode(text.encode()).decode() if encode and text is not None else (text or ""),
-        "isBase64Encoded": encode and text is not None,
-    }
-
-
-def http(answer):
-    """The result inside an API Gateway response, after checking the response's own shape."""
-    assert set(answer) == {"statusCode", "headers", "body", "isBase64Encoded"}
-    assert isinstance(answer["statusCode"], int) and answer["isBase64Encoded"] is False
-    assert answer["headers"]["Content-Type"] == "application/json"
-    return json.loads(answer["body"])
 
 
 def clocked(harness, remaining_ms=30_000):
@@ -97,17 +74,7 @@ def test_api_gateway_answers_400_for_invalid_input_without_a_request(harness, ev
 # The console's API Gateway test event, apig-event-template, as the Go runtime's developer guide prints it
 # (otc-functiongraph-go-runtime devguide/event_function/trigger_events/trigger_apig_event): a plain JSON body marked
 # isBase64Encoded true. Its body here names the job.
-CONSOLE_TEST_EVENT = {
-    "body": json.dumps({"job_id": "job-1"}),
-    "requestContext": {"apiId": "bc1dcffd-aa35-474d-897c-d53425a4c08e", "requestId": "11cdcdcf33949dc6d722640a13091c77",
-                       "stage": "RELEASE"},
-    "queryStringParameters": {"responseType": "html"},
-    "httpMethod": "GET",
-    "pathParameters": {"path": "value"},
-    "headers": {"host": "50eedf92-c9ad-4ac0-827e-d7c11415d4f1.apigw.region.cloud.com", "x-forwarded-proto": "https"},
-    "path": "/apig-event-template",
-    "isBase64Encoded": True,
-}
+CONSOLE_TEST_EVENT = sample_event("apig-console-test", body=json.dumps({"job_id": "job-1"}))
 WRAPPED = base64.encodebytes(json.dumps({"job_id": "job-1", "note": "x" * 200}).encode()).decode()  # MIME: 76 a line
 
 
@@ -138,6 +105,7 @@ def test_a_path_that_does_not_start_with_one_slash_is_refused(harness, path):
 SLOW_ANSWER = 0.6  # seconds the job API takes to answer, in the test below
 
 
+@pytest.mark.slow
 def test_a_long_poll_answers_within_its_wait_however_slow_the_job_api(harness):
     # The call's time is the real time of its queries and the simulated time of its sleeps, for the context's
     # remaining time and the runtime's clock alike. Catches: a wait counted from the end of the first query, or
@@ -245,8 +213,7 @@ def test_long_poll_stops_at_wait_or_before_the_remaining_time(harness, wait, rem
 
 def test_timer_trigger_carries_the_job_in_user_event(harness):
     harness.simulator.add_job("job-1", **FINISHED)
-    event = {"version": "v1.0", "time": "2026-06-01T08:30:00+08:00", "trigger_type": "TIMER",
-             "trigger_name": "Timer_001", "user_event": json.dumps({"job_id": "job-1", "project_id": PROJECT})}
+    event = sample_event("timer", user_event=json.dumps({"job_id": "job-1", "project_id": PROJECT}))
 
     answer = harness.call(event)
 
@@ -255,11 +222,8 @@ def test_timer_trigger_carries_the_job_in_user_event(harness):
 
 def test_smn_trigger_carries_the_job_in_the_first_records_message(harness):
     harness.simulator.add_job("job-1", **RUNNING_FOREVER)
-    event = {"record": [{"event_version": "1.0", "event_source": "smn", "event_subscription_urn": "urn:smn:x",
-                         "smn": {"topic_urn": "urn:smn:x", "timestamp": "2018-01-09T07:11:40Z",
-                                 "message_attributes": None, "message": json.dumps({"job_id": "job-1"}),
-                                 "type": "notification", "message_id": "a516", "subject": "job started"}}],
-             "functionname": "jobstep", "requestId": "7c307f6a", "timestamp": "2018-01-09T07:11:40Z"}
+    event = sample_event("smn")
+    event["record"][0]["smn"]["message"] = json.dumps({"job_id": "job-1"})
 
     answer = harness.call(event)
 
@@ -269,10 +233,7 @@ def test_smn_trigger_carries_the_job_in_the_first_records_message(harness):
 def test_kafka_trigger_answers_one_result_per_message_in_order(harness):
     harness.simulator.add_job("job-1", **FINISHED)
     harness.simulator.add_job("job-2", **RUNNING_FOREVER)
-    event = {"event_version": "v1.0", "event_time": 1576737962, "trigger_type": "KAFKA", "region": "ap-southeast-1",
-             "instance_id": "81335d56", "records": [
-                 {"messages": [json.dumps({"job_id": "job-1"}), "not json"], "topic_id": "topic-a"},
-                 {"messages": [json.dumps({"job_id": "job-2"})], "topic_id": "topic-b"}]}
+    event = kafka_event([json.dumps({"job_id": "job-1"}), "not json"], [json.dumps({"job_id": "job-2"})])
 
     answers = harness.call(event)
 
@@ -304,7 +265,7 @@ def test_sources_other_than_api_gateway_answer_the_plain_result(harness):
     harness.simulator.add_job("job-1", **FINISHED)
 
     direct = harness.call({"job_id": "job-1"})
-    timer = harness.call({"trigger_type": "TIMER", "user_event": json.dumps({"job_id": "job-1"})})
+    timer = harness.call(sample_event("timer", user_event=json.dumps({"job_id": "job-1"})))
 
     assert set(direct) == set(timer) and "statusCode" not in direct
 
@@ -320,8 +281,7 @@ def readme_timer_event() -> str:
 
 def ticks(harness, limit: int) -> list:
     """The timer's invocations, a minute apart, each with the same event; until `limit` ticks."""
-    event = {"version": "v1.0", "time": "2026-06-01T08:30:00+08:00", "trigger_type": "TIMER",
-             "trigger_name": "Timer_001", "user_event": readme_timer_event()}
+    event = sample_event("timer", user_event=readme_timer_event())
     answers = []
     for _ in range(limit):
         answers.append(harness.call(event))
@@ -358,8 +318,8 @@ def broken_clock() -> float:
 
 @pytest.mark.parametrize("event, shape", [
     (apig(path={"job_id": "job-1"}), "http"),
-    ({"trigger_type": "KAFKA", "records": [{"messages": [json.dumps({"job_id": "job-1"})] * 2}]}, "batch"),
-    ({"trigger_type": "TIMER", "user_event": json.dumps({"job_id": "job-1"})}, "result"),
+    (kafka_event([json.dumps({"job_id": "job-1"})] * 2), "batch"),
+    (sample_event("timer", user_event=json.dumps({"job_id": "job-1"})), "result"),
     ({"job_id": "job-1"}, "result"),
 ])
 def test_a_failure_outside_any_job_still_answers_in_the_sources_shape(harness, event, shape):

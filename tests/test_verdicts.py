@@ -4,19 +4,12 @@ import json
 import time
 
 import pytest
-from conftest import AK, PROJECT, RUNNING_FOREVER, SECRETS, SK, TEMP_AK, TEMP_SK, TOKEN, agency, refusing_url
+from helpers import AK, PROJECT, RUNNING_FOREVER, SECRETS, SK, TEMP_AK, TEMP_SK, TOKEN, agency, refusing_url
 from jobstep.model import parse_time
 from jobstep_tools.local import LocalContext
 from jobstep_tools.simulator import Fault
 
-
-def loop(harness, event, calls=50):
-    """Feed each answer back after its retry_after on the simulated clock, as an orchestrator would."""
-    answers = [harness.call(event)]
-    while not answers[-1]["done"] and len(answers) < calls:
-        harness.clock.advance(answers[-1]["retry_after"])
-        answers.append(harness.call(answers[-1]))
-    return answers
+CALLS = 50  # the most calls of a loop here (harness.loop): one that never ends fails instead of hanging
 
 
 def test_success_ends_the_loop_with_the_job_as_reported(harness):
@@ -60,7 +53,7 @@ def test_unfinished_and_unknown_statuses_ask_to_be_called_again(harness, timelin
 def test_the_answer_is_the_next_input_and_the_loop_reaches_success(harness):
     harness.simulator.add_job("job-1", init_seconds=3, run_seconds=20)
 
-    answers = loop(harness, {"job_id": "job-1"})
+    answers = harness.loop({"job_id": "job-1"}, limit=CALLS)
 
     assert [a["poll"]["attempt"] for a in answers] == list(range(1, len(answers) + 1))
     assert {a["poll"]["started_at"] for a in answers} == {answers[0]["poll"]["started_at"]}
@@ -97,7 +90,7 @@ def test_past_max_wait_the_loop_ends_with_timeout_and_the_last_snapshot(harness,
     event = {"job_id": "job-1"}
     configure(harness, event)
 
-    answers = loop(harness, event)
+    answers = harness.loop(event, limit=CALLS)
 
     last = answers[-1]
     assert last["done"] and last["status"] == "TIMEOUT" and last["retry_after"] is None
@@ -148,7 +141,7 @@ def test_transient_trouble_asks_again_and_the_loop_recovers(harness, fault, kind
     assert answer["retry_after"] >= 1 and answer["status"] == "RUNNING"  # the last snapshot's status
     assert answer["poll"]["attempt"] == 2 and answer["poll"]["started_at"] == first["poll"]["started_at"]
     assert answer["poll"]["errors"] == 1
-    rest = loop(harness, answer)
+    rest = harness.loop(answer, limit=CALLS)
     assert rest[-1]["status"] == "SUCCESS" and rest[-1]["poll"]["errors"] == 0
 
 
@@ -182,7 +175,7 @@ def test_consecutive_errors_back_off(harness):
     harness.simulator.inject(*[Fault(503)] * 8)
     harness.draws = lambda: 0.999  # the top of the jitter range: the backoff's cap
 
-    answers = loop(harness, {"job_id": "job-1"}, calls=8)
+    answers = harness.loop({"job_id": "job-1"}, limit=8)
 
     delays = [a["retry_after"] for a in answers]
     assert delays == sorted(delays) and delays[-1] > delays[0]
@@ -243,7 +236,7 @@ def test_forbidden_says_which_permission_to_grant(harness):
 def test_a_job_not_visible_yet_is_waited_for_within_the_grace_period(harness):
     harness.simulator.add_job("job-1", visible_after=20, init_seconds=25, run_seconds=10)
 
-    answers = loop(harness, {"job_id": "job-1"})
+    answers = harness.loop({"job_id": "job-1"}, limit=CALLS)
 
     assert answers[0]["error"]["type"] == "not_found" and answers[0]["error"]["retryable"]
     assert not answers[0]["done"] and answers[0]["error"]["http_status"] == 404
@@ -255,7 +248,7 @@ def test_a_job_still_missing_after_the_grace_period_is_an_error(harness, grace, 
     if grace:
         harness.environ["JOBSTEP_NOT_FOUND_GRACE"] = grace
 
-    answers = loop(harness, {"job_id": "job-0"})
+    answers = harness.loop({"job_id": "job-0"}, limit=CALLS)
 
     last = answers[-1]
     assert last["done"] and last["status"] == "ERROR" and last["error"]["type"] == "not_found"
@@ -269,7 +262,7 @@ def test_each_call_logs_one_json_line_and_no_secret_anywhere(harness):
     harness.simulator.inject(Fault(401, json.dumps({"error_msg": f"echo {TEMP_AK} {TOKEN} {TEMP_SK}"}).encode()))
     answers = [harness.call({"job_id": "job-1"})]
     harness.simulator.add_job("job-2", init_seconds=0, run_seconds=5)
-    answers += loop(harness, {"job_id": "job-2"})
+    answers += harness.loop({"job_id": "job-2"}, limit=CALLS)
 
     assert len(harness.logs) == len(answers)
     for line, answer in zip(harness.logs, answers):

@@ -106,7 +106,7 @@ def classify(failure: Failure) -> Error:
     return error(kind, failure.http_status, said, detail=failure.message)
 
 
-def refused(refusal: InvalidInput) -> Error:
+def invalid(refusal: InvalidInput) -> Error:
     return error(ErrorType.INVALID_INPUT, detail=str(refusal))
 
 

@@ -290,6 +290,7 @@ class Job(NamedTuple):
     job_type: Optional[str] = None
     begin_time: Optional[str] = None
     end_time: Optional[str] = None
+    expected_end_time: Optional[str] = None
     error_code: Optional[str] = None
     fail_reason: Optional[str] = None
     entities: Any = None  # JSON
@@ -298,7 +299,6 @@ class Job(NamedTuple):
     sub_jobs_done: Optional[int] = None
     sub_jobs_failed: Optional[int] = None
     progress: Optional[float] = None
-    expected_end_time: Optional[str] = None
     outcome: Optional[Status] = None
 
     @classmethod
@@ -327,6 +327,7 @@ class Job(NamedTuple):
             job_type=job_type,
             begin_time=reported_text(fields.get("begin_time")),
             end_time=reported_text(fields.get("end_time")),
+            expected_end_time=reported_text(fields.get("expected_end_time")),
             error_code=error_code,
             fail_reason=fail_reason,
             entities=strict_json(fields.get("entities"), MAX_ENTITIES_CHARS),
@@ -335,7 +336,6 @@ class Job(NamedTuple):
             sub_jobs_done=done,
             sub_jobs_failed=failed,
             progress=fraction(fields.get("progress")),
-            expected_end_time=reported_text(fields.get("expected_end_time")),
             outcome=ended(fields.get("outcome")),
         )
 
@@ -353,9 +353,9 @@ class Job(NamedTuple):
 
         return self._replace(status=self.status[:_BRIEF_TEXT], job_id=cut(self.job_id), job_type=cut(self.job_type),
                              begin_time=cut(self.begin_time), end_time=cut(self.end_time),
-                             error_code=cut(self.error_code), fail_reason=cut(self.fail_reason), entities=None,
-                             sub_jobs=None if self.sub_jobs is None else (),
-                             expected_end_time=cut(self.expected_end_time))
+                             expected_end_time=cut(self.expected_end_time), error_code=cut(self.error_code),
+                             fail_reason=cut(self.fail_reason), entities=None,
+                             sub_jobs=None if self.sub_jobs is None else ())
 
 
 _BRIEF_TEXT = 100

@@ -113,7 +113,7 @@ def _answer_job(job: Parsed, context: Any, runtime: Runtime, until: Optional[flo
     answered: Result
     try:
         if isinstance(job, InvalidInput):
-            answered = result(*ended_without_query(errors.refused(job), Poll(), now), JobRef(job.job_id))
+            answered = result(*ended_without_query(errors.invalid(job), Poll(), now), JobRef(job.job_id))
         elif isinstance(job, Result):  # a finished result fed back: answered as it is
             answered = job
         else:
