@@ -7,13 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+import types
+from pathlib import Path
 
 import pytest
 from helpers import AK, PROJECT, SK, kafka_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jobstep.services import SERVICES
-from jobstep_tools import cli
+from jobstep_tools import cli, command
 from jobstep_tools.simulator import JobSimulator
 
 
@@ -47,6 +49,8 @@ def test_demo_shows_the_loop_from_init_through_running_to_success():
     shown = [line[line.index("sub-jobs"):].split()[1] for line in lines if "sub-jobs" in line and "call" in line]
     assert shown[0] == "0/4" and shown[-1] == "4/4" and "[##########] 100%" in lines[len(calls) + 1]
     assert any(" left " in line for line in lines)
+    # The final result on one line: the progress lines stay on a screen. Catches: 111 lines of indented JSON.
+    assert len(lines) == len(calls) + 4 and "job" not in final
 
 
 @pytest.mark.slow
@@ -164,9 +168,9 @@ KAFKA = kafka_event(['{"job_id": "job-1"}', '{"job_id": "job-2"}'])
     (["poll", "../etc"], None, 2, "argument job_id: '../etc' is not a job id"),
     (["poll"], None, 2, "give a JOB_ID, or --resume"),
     (["poll", "job-1", "--job-fails"], None, 2, "--job-fails: only a simulated job"),
-    (["poll", "--resume", "-", "--region", "x"], "{}", 2, "--region cannot change a resumed loop"),
+    (["poll", "--resume", "-", "--region", "ap-southeast-1"], "{}", 2, "--region cannot change a resumed loop"),
     (["poll", "--resume", "{not json"], None, 2, "cannot read a JSON event from the inline JSON"),
-    (["poll", "job-1", "--service", "No Such"], None, 2, "argument --service: 'No Such' is not a service name"),
+    (["poll", "job-1", "--service", "No Such"], None, 2, "argument --service: 'No Such' is not a job API"),
     (["flow", "--function-urn", "not a urn"], None, 2, "argument --function-urn: 'not a urn' is not a function URN"),
     (["flow", "--function-urn", "urn:fss:r:p:function:default:jobstep", "--max-wait", "-5"], None, 2,
      "argument --max-wait"),
@@ -179,9 +183,23 @@ KAFKA = kafka_event(['{"job_id": "job-1"}', '{"job_id": "job-2"}'])
     (["invoke", json.dumps(KAFKA), "--simulate", "--job-seconds", "0", "--job-fails"], None, 1, '"status": "FAIL"'),
     (["invoke", '{"job_id": "job-1"}', "--simulate", "--job-seconds", "-1"], None, 2, "argument --job-seconds"),
     (["package", "--out", "/proc/no-such-place/x.zip"], None, 2, "jobstep package:"),
+    # Options in the command's terms (issue 19). Catches: a value left for the handler to refuse (a 24-line ERROR
+    # result speaking of event fields), the top-level usage for a subcommand's mistyped option, a bare job id read
+    # as a file without a hint, a project or region missing said as "pass project_id in the event".
+    (["poll", "job-1", "--region", "evil.com/"], None, 2, "argument --region: 'evil.com/' is not a region"),
+    (["poll", "job-1", "--service", "nope"], None, 2, "argument --service: 'nope' is not a job API; choose from elb,"),
+    (["poll", "job-1", "--project-id", "bad/x"], None, 2, "argument --project-id: 'bad/x' is not a project ID"),
+    (["poll", "job-1", "--regoin", "ap-southeast-1"], None, 2, "usage: jobstep poll"),
+    (["poll", "job-1"], None, 2, "give --project-id, or set HUAWEICLOUD_SDK_PROJECT_ID"),
+    (["poll", "job-1", "--project-id", PROJECT], None, 2, "give --region (for example ap-southeast-1)"),
+    (["invoke", "4010b39b4fd3d5ff"], None, 2, "run jobstep poll 4010b39b4fd3d5ff, or give its event inline"),
+    (["flow", "--function-urn", "urn:fss:r:p:function:default:jobstep", "--max-wait", "99999"], None, 2,
+     "argument --max-wait: 99999 s, but a flow of at most 100 states waits at most"),
     (["nonsense"], None, 2, "invalid choice: 'nonsense'"),
 ])
-def test_a_careless_input_gets_one_clear_line_and_no_traceback(args, stdin, code, says):
+def test_a_careless_input_gets_one_clear_line_and_no_traceback(args, stdin, code, says, monkeypatch):
+    for name in ("HUAWEICLOUD_SDK_PROJECT_ID", "RUNTIME_PROJECT_ID", "JOBSTEP_REGION", "JOBSTEP_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)  # as on a machine where nothing is set
     # Catches: a check left to the handler (it would name poll.max_wait), a list or API Gateway answer read as a
     # result (the AttributeError of a Kafka batch, exit 0 for a 400), an option silently ignored (--max-wait 0).
     done = jobstep(*args, stdin=stdin)
@@ -264,6 +282,8 @@ def test_simulate_runs_a_job_of_every_service_to_its_end(service):
 
     result = json.loads(out.getvalue())
     assert code == 0 and result["status"] == "SUCCESS" and result["service"] == service, err.getvalue()
+    if "job_type" in dict(SERVICES[service].fields):  # Catches: an ECS job of type deleteELB
+        assert result["job"]["job_type"] == "simulated"
     reports = {"progress", "sub_jobs"} & set(dict(SERVICES[service].fields))  # what its registry entry maps
     assert (result["progress"] or {}).get("fraction") == (1.0 if reports else None)
 
@@ -313,3 +333,59 @@ def test_any_command_line_is_read_or_refused_with_a_usage_line(command, words):
         cli.parse([command, *words])
     except SystemExit as exc:
         assert exc.code in (0, 2)
+
+
+def test_a_flow_longer_than_a_flow_can_wait_is_refused_whether_from_the_option_or_the_variable(monkeypatch):
+    # Catches: JOBSTEP_MAX_WAIT=7200 silently printing a flow that waits 4661 s while --max-wait 99999 is refused.
+    monkeypatch.setenv("JOBSTEP_MAX_WAIT", "7200")
+
+    done = jobstep("flow", "--function-urn", "urn:fss:r:p:function:default:jobstep")
+
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert "usage: jobstep flow" in done.stderr and "JOBSTEP_MAX_WAIT is 7200 s, but a flow" in done.stderr
+    assert "a timer trigger or an API Gateway client" in done.stderr
+
+
+@pytest.mark.parametrize("target, written", [
+    ("out.zip", "out.zip"),
+    ("new/", "new/jobstep-fgs.zip"),  # Catches: a file named `new` (issue 19)
+    ("exists", "exists/jobstep-fgs.zip"),
+])
+def test_package_out_is_a_file_or_a_folder(tmp_path, monkeypatch, target, written):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exists").mkdir()
+
+    assert cli.zip_path(target) == Path(written)
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_reading_is_not_a_failure():
+    # `jobstep demo | head -3`. Catches: exit 1, which means FAIL (the shell's 141 is what a closed pipe ends).
+    process = subprocess.Popen([sys.executable, "-m", "jobstep_tools.cli", "demo"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("jobstep demo:")
+    process.stdout.close()
+    err = process.stderr.read()
+
+    assert process.wait(timeout=30) == cli.CLOSED_PIPE and "Traceback" not in err
+
+
+class Interrupting(types.ModuleType):
+    """A module that is being loaded when Ctrl-C comes: reading anything of it raises KeyboardInterrupt."""
+
+    def __getattr__(self, name):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_the_cli_loads_says_so_once(monkeypatch, capsys):
+    # Catches: a traceback from an interrupt in the CLI's imports, and a second Ctrl-C printing "interrupted" again
+    # (after the first, SIGINT is ignored while the command says so and exits).
+    monkeypatch.setitem(sys.modules, "jobstep_tools.cli", Interrupting("jobstep_tools.cli"))
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        code = command.main()
+        ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+    assert code == 130 and ignored and capsys.readouterr().err == "jobstep: interrupted\n"

@@ -135,6 +135,15 @@ def test_a_dry_run_prints_both_paths_and_sends_nothing(stand_in, code, environ):
     assert out.count(f"sha256 {sha256(code)}") == 3  # the heading, and the two bodies that carry the ZIP
     encoded = json.loads([line for line in out.splitlines() if '"func_code"' in line][0])["func_code"]["file"]
     assert encoded.startswith("<base64 of ")
+    # Catches: the flow's 90 states printed on one line of 33,000 characters.
+    assert max(map(len, out.splitlines())) < 1000 and '"states": "<90 states, as `jobstep flow` prints them>"' in out
+
+
+def test_a_long_reason_is_cut_at_a_word():
+    # Catches: a network error's reason cut mid-word.
+    said = deploy._said(ValueError("connection " * 40 + "refused"), limit=50)
+
+    assert said == "connection connection connection connection …" and len(said) <= 52
 
 
 def test_the_endpoint_is_the_regions_in_the_sdks_table(code):
@@ -177,8 +186,8 @@ def test_a_first_deploy_creates_the_function_and_the_flow_that_calls_it(stand_in
     urn = stand_in.urn("jobstep") + ":latest"  # what CreateFunction answered
     assert workflow.name == "jobstep-wait"
     assert workflow.body["functions"] == [{"name": "jobstep", "operation": urn, "metadata": {}}]
-    printed, flow_err = io.StringIO(), io.StringIO()
-    assert cli.flow(urn, None, printed, flow_err) == 0
+    printed = io.StringIO()
+    assert cli.flow(urn, 3600, printed) == 0
     assert workflow.body == json.loads(printed.getvalue())
     assert out.splitlines() == [
         f"function jobstep: created, {urn} (code {code.stat().st_size:,} bytes, sha256 {sha256(code)[:12]},"

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import sys
 import time
 import uuid
@@ -19,12 +20,13 @@ from jobstep import __version__
 from jobstep.client import new_session
 from jobstep.config import load_config
 from jobstep.events import Query, read_trigger
-from jobstep.model import MAX_WAIT_LIMIT, ConfigError, Status, valid_id, valid_service_name
+from jobstep.model import MAX_WAIT_LIMIT, ConfigError, Status, valid_id, valid_region
 from jobstep.services import DEFAULT_SERVICE, SERVICES
 from jobstep.step import Runtime, handle, read_code_file
 
 from . import deploy
-from .flow import definition, longest_wait
+from .command import INTERRUPTED
+from .flow import MAX_STATES, definition, longest_wait
 from .local import LocalContext
 from .loop import loop, result_of
 from .package import DEFAULT_OUT, PackageError, build
@@ -32,7 +34,8 @@ from .simulator import JobSimulator, steady_job
 
 EXIT_CODES = {Status.SUCCESS.value: 0, Status.FAIL.value: 1}  # TIMEOUT, ERROR, anything else that ends a loop: 2
 FAILED = 2  # also argparse's code for a bad option
-INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT: 128 + 2
+CLOSED_PIPE = 141  # what a shell reports for a command ended by SIGPIPE, 128 + 13: `jobstep demo | head -3` is
+# neither a FAIL nor an error
 
 
 def exit_code(answer: Any) -> int:
@@ -91,8 +94,8 @@ def looped(event: Any, invoke: Callable[[Any], dict[str, Any]], sleep: Callable[
             progress(result)
     except KeyboardInterrupt:
         if not seen:
-            print("jobstep: interrupted before the first answer", file=err)
-            return INTERRUPTED
+            return interrupted(err, "jobstep: interrupted before the first answer")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the state is being printed: a second Ctrl-C waits for it
         print(json.dumps(seen[0], indent=2), file=out)
         print(f"jobstep: interrupted after call {seen[0]['poll']['attempt']}; the result printed is the loop's state:"
               " save it and go on with `jobstep poll --resume FILE`", file=err)
@@ -134,11 +137,12 @@ def demo(out: TextIO, err: TextIO, sleep: Callable[[float], None] = time.sleep) 
                                lambda event: result_of(handle(event, LocalContext(ak, sk, token), runtime)), sleep):
                 print("  " + progress_line(result), file=out, flush=True)
         except KeyboardInterrupt:
-            print("jobstep demo: interrupted", file=err)
-            return INTERRUPTED
+            return interrupted(err, "jobstep demo: interrupted")
         rejected = sum(1 for seen in simulator.seen if seen.verdict)
-        print(f"{len(simulator.seen)} signed requests, {rejected} rejected; the final result:", file=out)
-    print(json.dumps(result, indent=2), file=out)
+        print(f"{len(simulator.seen)} signed requests, {rejected} rejected; the final result, without the job's"
+              " snapshot (jobstep poll --simulate prints a result whole):", file=out)
+    # On one line, so that the progress lines above stay on the screen.
+    print(json.dumps({name: value for name, value in result.items() if name != "job"}), file=out)
     return exit_code(result)
 
 
@@ -191,7 +195,11 @@ def read_event(source: str, stdin: TextIO) -> Any:
 
 def _event_problem(command: str, source: str, exc: Exception) -> str:
     where = "the inline JSON" if source.lstrip().startswith(("{", "[")) else source
-    return f"jobstep {command}: cannot read a JSON event from {where}: {exc}"
+    hint = ""
+    if isinstance(exc, FileNotFoundError) and valid_id(source):
+        inline = json.dumps({"job_id": source})
+        hint = f"; to wait for the job {source}, run jobstep poll {source}, or give its event inline: '{inline}'"
+    return f"jobstep {command}: cannot read a JSON event from {where}: {exc}{hint}"
 
 
 def poll(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[float], None] = time.sleep) -> int:
@@ -236,10 +244,17 @@ def invoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return exit_code(result)
 
 
-def package(path: Path, out: TextIO, err: TextIO) -> int:
-    if path.is_dir():
-        path = path / DEFAULT_OUT.name
+def zip_path(target: str) -> Path:
+    """Where `package --out TARGET` writes the ZIP: TARGET, or the default name inside it when it is a folder (one
+    that exists, or any path that ends with /, which is made)."""
+    path = Path(target)
+    return path / DEFAULT_OUT.name if path.is_dir() or target.endswith(("/", os.sep)) else path
+
+
+def package(target: str, out: TextIO, err: TextIO) -> int:
+    path = zip_path(target)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         built = build(path)
     except (PackageError, OSError) as exc:
         print(f"jobstep package: {exc}", file=err)
@@ -255,16 +270,26 @@ def package(path: Path, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def flow(urn: str, max_wait: Optional[int], out: TextIO, err: TextIO) -> int:
-    """The function-flow body for this function, with the delay knobs of this environment."""
-    try:
-        config = load_config(os.environ, read_code_file)
-        body = definition(urn, config.policy, max_wait or min(config.max_wait, longest_wait(config.policy)))
-    except (ConfigError, ValueError) as exc:
-        print(f"jobstep flow: {exc}", file=err)
-        return FAILED
+def flow(urn: str, max_wait: int, out: TextIO) -> int:
+    """The function-flow body for this function, with the delay knobs of this environment (checked by parse)."""
+    body = definition(urn, load_config(os.environ, read_code_file).policy, max_wait)
     print(json.dumps(body, indent=2), file=out)
     return 0
+
+
+def _flow_wait(args: argparse.Namespace) -> None:
+    """The flow's max_wait: --max-wait, else JOBSTEP_MAX_WAIT, never longer than the flow can wait."""
+    try:
+        config = load_config(os.environ, read_code_file)
+    except ConfigError as exc:
+        args.usage.error(str(exc))
+    longest = longest_wait(config.policy)
+    given = f"argument --max-wait: {args.max_wait} s" if args.max_wait else f"JOBSTEP_MAX_WAIT is {config.max_wait} s"
+    args.max_wait = args.max_wait or config.max_wait
+    if args.max_wait > longest:
+        args.usage.error(f"{given}, but a flow of at most {MAX_STATES} states waits at most {longest} s with this"
+                         f" delay policy: give --max-wait {longest} or less (or raise JOBSTEP_MAX_DELAY: fewer,"
+                         " longer sleeps); a timer trigger or an API Gateway client waits without that bound")
 
 
 # Options are checked as they are typed, so that a mistake is named by the option the user wrote (argparse's
@@ -301,7 +326,19 @@ def _checked(check: Callable[[str], bool], what: str) -> Callable[[str], str]:
 # (https://support.huaweicloud.com/intl/en-us/api-functiongraph/functiongraph_06_0102.html).
 _FUNCTION_URN = re.compile(r"urn:fss:[^:\s]+:[^:\s]+:function:[^:\s]+:[^:\s]+(:[^:\s]+)?")
 _JOB_ID = _checked(valid_id, "a job id (1-64 letters, digits or -)")
-_SERVICE = _checked(valid_service_name, "a service name (see the README's table)")
+_REGION = _checked(valid_region, "a region such as ap-southeast-1")
+_PROJECT_ID = _checked(valid_id, "a project ID (letters, digits or -; the project's ID, not its name)")
+
+
+def _service(text: str) -> str:
+    """A job API of the registry: the built-in ones and JOBSTEP_SERVICES' (read as the function reads it)."""
+    try:
+        names = list(load_config(os.environ, read_code_file).services)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"{text!r:.40} is not a job API; choose from {', '.join(names)}")
+    return text
 _URN = _checked(lambda text: _FUNCTION_URN.fullmatch(text) is not None,
                 "a function URN (urn:fss:<region>:<project id>:function:<package>:<name>)")
 
@@ -326,17 +363,18 @@ def parser() -> argparse.ArgumentParser:
     polling.add_argument("job_id", nargs="?", type=_JOB_ID, help="the job to wait for")
     polling.add_argument("--resume", metavar="RESULT",
                          help="go on from a result printed before (a file, - for standard input, or inline JSON)")
-    polling.add_argument("--service", type=_SERVICE, help=f"the job's API (default: JOBSTEP_SERVICE or"
+    polling.add_argument("--service", type=_service, help=f"the job's API (default: JOBSTEP_SERVICE or"
                          f" {DEFAULT_SERVICE})")
-    polling.add_argument("--region", help="e.g. ap-southeast-1 (default: JOBSTEP_REGION)")
-    polling.add_argument("--project-id", help="default: HUAWEICLOUD_SDK_PROJECT_ID")
+    polling.add_argument("--region", type=_REGION, help="e.g. ap-southeast-1 (default: JOBSTEP_REGION)")
+    polling.add_argument("--project-id", type=_PROJECT_ID, help="default: HUAWEICLOUD_SDK_PROJECT_ID")
     polling.add_argument("--max-wait", type=_seconds, help="seconds before giving up with TIMEOUT (default 3600)")
     _simulation_options(polling)
     invoking = commands.add_parser("invoke", help="one call of the handler with a local context")
     invoking.add_argument("event", help="the event: a JSON file, - for standard input, or inline JSON")
     _simulation_options(invoking)
     packaging = commands.add_parser("package", help="build the FunctionGraph code package (ZIP) for template.yaml")
-    packaging.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"a file or a folder (default: {DEFAULT_OUT})")
+    packaging.add_argument("--out", default=str(DEFAULT_OUT), help=f"a file, or a folder (an existing one, or a path"
+                           f" ending with /) (default: {DEFAULT_OUT})")
     flowing = commands.add_parser("flow", help="print a function flow (workflows API body) that loops the step")
     flowing.add_argument("--function-urn", required=True, type=_URN, help="the deployed function's URN")
     flowing.add_argument("--max-wait", type=_seconds, help="seconds the flow waits at most (default: JOBSTEP_MAX_WAIT,"
@@ -347,9 +385,25 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _where_to_ask(args: argparse.Namespace) -> None:
+    """A poll of the cloud needs a project and a region (or an endpoint): said in the command's terms, before any
+    call, rather than as the function's answer to an event."""
+    try:
+        config = load_config(os.environ, read_code_file)
+    except ConfigError as exc:
+        args.usage.error(str(exc))
+    if not (args.project_id or config.project_id):
+        args.usage.error("give --project-id, or set HUAWEICLOUD_SDK_PROJECT_ID (or try it offline with --simulate)")
+    if not (args.region or config.region or config.endpoint):
+        args.usage.error("give --region (for example ap-southeast-1), or set JOBSTEP_REGION")
+
+
 def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    """The options, with the rules that span several of them; argparse exits 2 with a usage line otherwise."""
-    args = parser().parse_args(argv)
+    """The options, with the rules that span several of them; argparse exits 2 with a usage line otherwise (the
+    subcommand's, for an option it does not have)."""
+    args, unknown = parser().parse_known_args(argv)
+    if unknown:
+        args.usage.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command in ("poll", "invoke"):
         given = [option for option, value in (("--job-seconds", args.job_seconds is not None),
                                               ("--job-fails", args.job_fails), ("--job-silent", args.job_silent))
@@ -362,12 +416,16 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     if args.command == "poll":
         if (args.job_id is None) == (args.resume is None):
             args.usage.error("give a JOB_ID, or --resume RESULT to go on from a result printed before")
+        if args.job_id is not None and not args.simulate:
+            _where_to_ask(args)
         if args.resume is not None:
             clashing = [option for option, name in (("--service", "service"), ("--region", "region"),
                                                      ("--project-id", "project_id"), ("--max-wait", "max_wait"))
                         if getattr(args, name)]
             if clashing:
                 args.usage.error(f"{', '.join(clashing)} cannot change a resumed loop: the result carries its own")
+    if args.command == "flow":
+        _flow_wait(args)
     return args
 
 
@@ -376,9 +434,16 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "poll": lambda args: poll(args, sys.stdout, sys.stderr),
     "invoke": lambda args: invoke(args, sys.stdout, sys.stderr),
     "package": lambda args: package(args.out, sys.stdout, sys.stderr),
-    "flow": lambda args: flow(args.function_urn, args.max_wait, sys.stdout, sys.stderr),
+    "flow": lambda args: flow(args.function_urn, args.max_wait, sys.stdout),
     "deploy": lambda args: deploy.run(args, sys.stdout, sys.stderr),
 }
+
+
+def interrupted(err: TextIO, message: str) -> int:
+    """Says that Ctrl-C stopped the command, once: a second Ctrl-C while it says so is the same request."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print(message, file=err)
+    return INTERRUPTED
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -386,13 +451,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:  # a command between its own checkpoints (a package build, say)
-        print(f"jobstep {args.command}: interrupted", file=sys.stderr)
-        return INTERRUPTED
+        return interrupted(sys.stderr, f"jobstep {args.command}: interrupted")
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python's exit-time flush from failing again
         # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return CLOSED_PIPE
 
 
 if __name__ == "__main__":

@@ -269,10 +269,15 @@ def next_offset(answer: Mapping[str, Any], offset: int) -> Optional[int]:
 
 
 def shown(body: Optional[dict[str, Any]], code: Code) -> Optional[dict[str, Any]]:
-    """A body to print: the ZIP's base64 (func_code.file) replaced by its size and sha256."""
-    if body is None or "func_code" not in body:
+    """A body to print on a line a reader can take in: the ZIP's base64 (func_code.file) replaced by its size and
+    sha256, a flow's states by how many there are (`jobstep flow` prints them)."""
+    if body is None:
         return body
-    return {**body, "func_code": {**body["func_code"], "file": code.elided}}
+    if "func_code" in body:
+        return {**body, "func_code": {**body["func_code"], "file": code.elided}}
+    if isinstance(body.get("states"), list):
+        return {**body, "states": f"<{len(body['states'])} states, as `jobstep flow` prints them>"}
+    return body
 
 
 def plan(settings: Settings, code: Code, endpoint: str) -> list[str]:
@@ -287,7 +292,7 @@ def plan(settings: Settings, code: Code, endpoint: str) -> list[str]:
 
     return [
         f"{PROG} --dry-run: sends nothing; to {endpoint}, it would send these requests (the ZIP's base64 shown as its"
-        " size and sha256):",
+        " size and sha256, the flow's states as their number):",
         f"the function {settings.name}, from {settings.zip_path} ({len(code.data):,} bytes, sha256 {code.sha256}):",
         *request(list_functions(settings, "0")),
         "  if there is no function of that name:",
@@ -312,6 +317,12 @@ def _option(args: argparse.Namespace, attribute: str, option: str, environ: Mapp
     if value is not None or variable is None:
         return value, option
     return (environ.get(variable) or None), variable
+
+
+def _said(exc: Exception, limit: int = 200) -> str:
+    """What an exception says, on one line, cut at a word and marked so when it is longer than `limit`."""
+    words = " ".join(str(exc).split())
+    return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _visible(value: str) -> bool:
@@ -475,11 +486,11 @@ class _Api:
         except errors.ServiceResponseException as exc:
             return Stop(explain(call.doing, exc.status_code, exc.error_code, exc.error_msg))
         except errors.RequestTimeoutException as exc:
-            return Stop(f"{PROG}: {call.doing} timed out at {self.endpoint} ({' '.join(str(exc).split())[:200]}):"
+            return Stop(f"{PROG}: {call.doing} timed out at {self.endpoint} ({_said(exc)}):"
                            " run the command again (it updates what exists)")
         except errors.SdkException as exc:  # connection errors, and anything else the client raises
             return Stop(f"{PROG}: {call.doing} failed: cannot reach {self.endpoint}"
-                           f" ({' '.join(str(exc).split())[:200]}); check the network, --region or --endpoint")
+                           f" ({_said(exc)}); check the network, --region or --endpoint")
         return self.sdk.serialize(response) or {}
 
 
@@ -610,7 +621,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         failure = _deploy(args, os.environ, out)
     except Exception as exc:  # a bug in deploy: still one line, never a traceback
-        failure = Stop(f"{PROG}: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        failure = Stop(f"{PROG}: unexpected {type(exc).__name__}: {_said(exc)}"
                           " (a bug in jobstep deploy; please report it with the command you ran)")
     if failure is None:
         return 0

@@ -140,7 +140,8 @@ def steady_job(service: str, api: JobApi, seconds: float, outcome: str, progress
     failed = outcome == "FAIL"
     return {"service": service, "init_seconds": init_seconds, "run_seconds": seconds - init_seconds,
             "statuses": (_word(running, ("INIT", "INITIALIZING", "WAITING"), busy), busy), "outcome": ended,
-            "error_code": "SIM.0001" if failed else None, "fail_reason": "a simulated failure" if failed else None,
+            "job_type": "simulated", "error_code": "SIM.0001" if failed else None,
+            "fail_reason": "a simulated failure" if failed else None,
             "entities": {}, "script": fields if progress else None}
 
 
