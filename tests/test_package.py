@@ -13,11 +13,12 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 from helpers import AK, PROJECT, SK
-from jobstep_tools import cli, package
+from jobstep_tools import cli, deploy, package
 from jobstep_tools.local import Clock
 from jobstep_tools.simulator import JobSimulator
 
-TEMPLATE = package.TEMPLATE.read_text()
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = (ROOT / "template.yaml").read_text()
 # What pip installs for requests and huaweicloudsdkcore that the handler never loads.
 LEFT_OUT = ("pymongo", "bson", "gridfs", "yaml", "_yaml", "simplejson", "requests_toolbelt", "dns", "six.py",
             "defusedxml", "bin")
@@ -49,7 +50,7 @@ print(importlib.util.MAGIC_NUMBER.hex(), file=answers, flush=True)
 
 def function_python() -> str:
     """The template's Python if this machine has it, else the one running the tests."""
-    return package.function_python(package.runtime_python(TEMPLATE)) or sys.executable
+    return package.function_python(package.runtime_python(deploy.RUNTIME)) or sys.executable
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +140,12 @@ def test_the_compiler_gets_a_fixed_hash_seed_and_none_of_our_python_settings():
     assert environ == {"PATH": "/usr/bin"}
 
 
+def test_the_index_py_a_package_holds_is_the_checkouts():
+    # Catches: an index.py written into the ZIP that differs from handler/index.py, which FunctionGraph and the
+    # benchmarks load from a checkout (an install has no handler/: the ZIP's comes from INDEX_SOURCE).
+    assert (ROOT / "handler" / "index.py").read_text() == package.INDEX_SOURCE
+
+
 def test_the_default_output_is_the_templates_code_file():
     (function,) = yaml.safe_load(TEMPLATE)["Resources"].values()
     assert package.DEFAULT_OUT.name == function["Properties"]["CodeFileName"]
@@ -197,7 +204,7 @@ def test_the_packaged_handler_answers_from_the_zip_alone_in_the_functions_python
 
     # Bytecode compiled by this very Python, hash-based and unchecked: loaded as it is, never recompiled.
     compiled = [name for name in names if name.endswith(".pyc")]
-    assert bool(compiled) == (package.function_python(package.runtime_python(TEMPLATE)) is not None)
+    assert bool(compiled) == (package.function_python(package.runtime_python(deploy.RUNTIME)) is not None)
     for name in compiled:
         header = (unpacked / name).read_bytes()[:8]
         assert header[:4] == magic and int.from_bytes(header[4:8], "little") == 0b01, name

@@ -18,8 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-CODE_ROOT = Path(__file__).resolve().parent.parent  # handler/: index.py and the jobstep package ship, whole
-TEMPLATE = CODE_ROOT.parent / "template.yaml"
+# Where the jobstep package is: handler/ in a checkout, site-packages in an install. It ships whole.
+CODE_ROOT = Path(__file__).resolve().parent.parent
+# The ZIP's index.py, whose `index.handler` FunctionGraph calls: handler/index.py of a checkout, written here so that
+# an install, which has no handler/, makes the same package (tests/test_package.py holds the two equal).
+INDEX_SOURCE = '''"""FunctionGraph entry point (handler string: index.handler): the function is jobstep.entry."""
+
+from jobstep.entry import handler  # noqa: F401
+'''
 DEFAULT_OUT = Path("dist/jobstep-fgs.zip")
 # Whole packages: the HTTP stack, and pyasn1 that the SDK's signer imports. Their own lazy imports
 # (idna's uts46data for a non-ASCII host, urllib3's optional backends) are paths one trace does not take.
@@ -54,11 +60,11 @@ class Package:
     compiler: Optional[str]  # the interpreter that compiled the bytecode; None: the package has none
 
 
-def runtime_python(template: str) -> str:
-    """'3.9' from the template's `Runtime: Python3.9`: the dependencies must be wheels for that Python."""
-    match = re.search(r"^\s*Runtime:\s*Python(3\.\d+)\s*$", template, re.MULTILINE)
+def runtime_python(runtime: str) -> str:
+    """'3.9' from the function's runtime, Python3.9: the dependencies must be wheels for that Python."""
+    match = re.fullmatch(r"Python(3\.\d+)", runtime)
     if not match:
-        raise PackageError(f"{TEMPLATE} has no 'Runtime: Python3.x' line")
+        raise PackageError(f"the function's runtime {runtime!r} is not Python3.x")
     return match.group(1)
 
 
@@ -131,9 +137,9 @@ def _shipped(relative: Path) -> bool:
     return top in PACKAGES or (top == "huaweicloudsdkcore" and inside in SDK_MODULES)
 
 
-def contents(site: Path) -> dict[str, Path]:
+def contents(site: Path, index: Path) -> dict[str, Path]:
     """ZIP name -> file: index.py, the jobstep package whole, and the dependencies the handler loads."""
-    files = {"index.py": CODE_ROOT / "index.py"}
+    files = {"index.py": index}
     files.update({f"jobstep/{path.name}": path for path in sorted((CODE_ROOT / "jobstep").iterdir())
                   if path.suffix in (".py", ".json")})  # the modules, and the registry's data (services.json)
     for path in site.rglob("*"):
@@ -155,15 +161,18 @@ def write_zip(out: Path, files: dict[str, Path]) -> None:
 
 
 def build(out: Path = DEFAULT_OUT) -> Package:
-    if not TEMPLATE.is_file():
-        raise PackageError(f"{TEMPLATE} not found: build from a checkout of jobstep (pip install -e .)")
-    python = runtime_python(TEMPLATE.read_text())
+    """The code package at `out`, from the installed or checked-out jobstep package and pip's install of its
+    dependencies for the function's Python (template.yaml's Runtime, which deploy.RUNTIME holds too)."""
+    from .deploy import RUNTIME  # deploy imports this module: read when building, not at import
+
+    python = runtime_python(RUNTIME)
     check_pip()
     compiler = function_python(python)
     with tempfile.TemporaryDirectory() as scratch:
-        site, staging = Path(scratch) / "site", Path(scratch) / "staging"
+        site, staging, index = Path(scratch) / "site", Path(scratch) / "staging", Path(scratch) / "index.py"
+        index.write_text(INDEX_SOURCE, encoding="utf-8")
         install(site, python)
-        files = contents(site)
+        files = contents(site, index)
         if compiler:
             files.update(compile_bytecode(compiler, files, staging))
         write_zip(out, files)
