@@ -1,7 +1,8 @@
-"""Every command the README shows runs here, and what it prints must match the lines shown under it, so the README
-cannot drift from the code.
+"""Every command the documents show (README.md, CONTRIBUTING.md and docs/*.md) runs here, and what it prints must match
+the lines shown under it, so the documents cannot drift from the code; every link between them finds its file and
+its heading.
 
-How the README shows commands: in ```console blocks, and nowhere else (no ```sh or ```bash block, and no `$ ` line
+How a document shows commands: in ```console blocks, and nowhere else (no ```sh or ```bash block, and no `$ ` line
 in a block of another kind).
 - A line that starts with `$ ` is a command. A line ending in `\\` continues it onto the next line, and so do lines
   that start with `> ` (bash's prompt for the rest of an unfinished command, such as a loop).
@@ -31,9 +32,10 @@ What would reach the cloud reaches a stand-in on 127.0.0.1, each started for the
 - `make TARGET` runs as `make -o .venv/.installed BIN=<that bin> TARGET`: the suite never sets up or reinstalls
   the environment it runs in, and the recipe runs the `jobstep` of the Python running the tests.
 
-The commands that cannot run here are in NOT_RUN with the reason, and the README must show exactly those: a new
-command cannot be left out silently. Commands run at the same time, each in a thread of its own (most of them
-sleep through a simulated job), so the module takes as long as the slowest command, not their sum.
+The commands that cannot run here are in NOT_RUN with the reason, and the documents must show exactly those: a new
+command cannot be left out silently. A command shown in several places runs once, and each place's lines are
+compared with what it printed. Commands run at the same time, each in a thread of its own (most of them sleep
+through a simulated job), so the module takes as long as the slowest command, not their sum.
 """
 
 import fcntl
@@ -57,7 +59,7 @@ from typing import NamedTuple, Optional
 import pytest
 from functiongraph import FunctionGraphStandIn
 from gateway import ApiGateway
-from helpers import AK, PROJECT, README, SK, TEMP_AK, TEMP_SK, TOKEN, agency
+from helpers import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, agency
 from jobstep.client import new_session
 from jobstep.services import SERVICES
 from jobstep.step import Runtime, handle
@@ -65,7 +67,9 @@ from jobstep_tools import cli
 from jobstep_tools.simulator import JobSimulator, steady_job
 
 ROOT = Path(__file__).resolve().parent.parent
-TEXT = README
+# The documents, by their path from the root.
+DOCUMENTS = {path: (ROOT / path).read_text() for path in
+             ["README.md", "CONTRIBUTING.md", *sorted(f"docs/{doc.name}" for doc in (ROOT / "docs").glob("*.md"))]}
 BIN = str(Path(sys.executable).parent)
 JOB = "4010b39b4fd3d5ff014fd943bac41619"  # the job id of the README's examples
 GROUP_DOMAIN = "https://<group domain>"
@@ -75,6 +79,14 @@ ANYTHING = "…"
 # Shown in the README but not run here: the exact text, and why.
 NOT_RUN = {
     "make test": "it is this suite (and the lint before it); CI runs it (.ci/run)",
+    "make bench": "two minutes of benchmarks, measured apart from the suite, never inside it",
+    ".venv/bin/pip install --quiet '.[deploy]'":
+        "it installs into the environment this suite runs in; tests/test_wheel.py installs the project in a fresh"
+        " one and runs its commands",
+    '.venv/bin/python -m pytest -m "not slow"': "it is this suite, less its slow tests",
+    "pip install pre-commit && pre-commit install": "it installs a git hook in the clone",
+    "duplicates --change": "a tool of the project's machines, not of a clone",
+    "git clone . /tmp/ci-check && cd /tmp/ci-check && bash .ci/run": "it is CI, which runs this suite",
     "export HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=... HUAWEICLOUD_SDK_PROJECT_ID=...":
         "it sets the user's variables; every command here gets them, with the stand-ins' keys and project",
 }
@@ -89,6 +101,7 @@ class Block(NamedTuple):
     language: str
     line: int  # of the opening fence, from 1
     lines: tuple[str, ...]  # without the fence's own indentation
+    document: str = "README.md"
 
 
 class Shown(NamedTuple):
@@ -98,6 +111,7 @@ class Shown(NamedTuple):
     output: tuple[str, ...]
     status: int
     line: int
+    document: str = "README.md"
 
     @property
     def name(self) -> str:
@@ -109,7 +123,7 @@ FENCE = re.compile(r"^( *)```(\S*)\s*$")
 EXITS = re.compile(r"#\s*exits\s+(\d+)\s*$")
 
 
-def blocks(text: str) -> list[Block]:
+def blocks(text: str, document: str = "README.md") -> list[Block]:
     found, current = [], None
     for number, line in enumerate(text.splitlines(), 1):
         fence = FENCE.match(line)
@@ -117,12 +131,12 @@ def blocks(text: str) -> list[Block]:
             if fence:
                 current = (fence.group(1), fence.group(2), number, [])
         elif fence and fence.group(2) == "" and len(fence.group(1)) <= len(current[0]):
-            found.append(Block(current[1], current[2], tuple(current[3])))
+            found.append(Block(current[1], current[2], tuple(current[3]), document))
             current = None
         else:
             indent = current[0]
             current[3].append(line[len(indent):] if line.startswith(indent) else line.lstrip())
-    assert current is None, f"README.md line {current[2]}: a code block that never closes"
+    assert current is None, f"{document} line {current[2]}: a code block that never closes"
     return found
 
 
@@ -137,7 +151,8 @@ def commands(block: Block) -> list[Shown]:
             status = EXITS.search(command[-1])
             while output and not output[-1].strip():
                 output.pop()
-            shown.append(Shown("\n".join(command), tuple(output), int(status.group(1)) if status else 0, start))
+            shown.append(Shown("\n".join(command), tuple(output), int(status.group(1)) if status else 0, start,
+                               block.document))
 
     for offset, line in enumerate(block.lines, 1):
         if command is not None and not output and (command[-1].endswith("\\") or line.startswith("> ")):
@@ -146,15 +161,16 @@ def commands(block: Block) -> list[Shown]:
             close()
             command, output, start = [line[2:]], [], block.line + offset
         else:
-            assert command is not None, f"README.md line {block.line + offset}: output before any command"
+            assert command is not None, f"{block.document} line {block.line + offset}: output before any command"
             output.append(line.rstrip())
     close()
     return shown
 
 
-BLOCKS = blocks(TEXT)
+BLOCKS = [block for document, text in DOCUMENTS.items() for block in blocks(text, document)]
 SHOWN = [shown for block in BLOCKS if block.language == "console" for shown in commands(block)]
 RUN = [shown for shown in SHOWN if shown.command not in NOT_RUN]
+DISTINCT = list(dict.fromkeys(shown.command for shown in RUN))  # each runs once
 
 
 def test_the_notation_reads_as_the_docstring_says():
@@ -276,9 +292,9 @@ def environment() -> dict[str, str]:
     return {**mine, "PATH": BIN + os.pathsep + mine.get("PATH", ""), **USER_ENVIRONMENT}
 
 
-def run(shown: Shown, before: Optional[Future] = None) -> Ran:
+def run(shown: str, before: Optional[Future] = None) -> Ran:
     """One command, rewritten as the module's docstring says, with its stand-ins."""
-    command, environ, cwd = shown.command, environment(), ROOT
+    command, environ, cwd = shown, environment(), ROOT
     with ExitStack() as stack:
         words = command.split()
         if words[0] == "make":
@@ -302,14 +318,14 @@ def run(shown: Shown, before: Optional[Future] = None) -> Ran:
 
 
 @pytest.fixture(scope="module")
-def ran() -> Iterator[dict[Shown, Future]]:
-    """Every command the README shows, started at once; a deploy waits for the README's `jobstep package`."""
-    packages = [shown for shown in RUN if shown.command.startswith("jobstep package")]
-    started: dict[Shown, Future] = {}
-    with ThreadPoolExecutor(max_workers=len(RUN)) as pool:
-        for shown in sorted(RUN, key=lambda shown: shown not in packages):
-            before = started[packages[0]] if packages and shown.command.startswith("jobstep deploy") else None
-            started[shown] = pool.submit(run, shown, before)
+def ran() -> Iterator[dict[str, Future]]:
+    """Every command the documents show, each once, started at once; a deploy waits for `jobstep package`."""
+    packages = [command for command in DISTINCT if command.startswith("jobstep package")]
+    started: dict[str, Future] = {}
+    with ThreadPoolExecutor(max_workers=len(DISTINCT)) as pool:
+        for command in sorted(DISTINCT, key=lambda command: command not in packages):
+            before = started[packages[0]] if packages and command.startswith("jobstep deploy") else None
+            started[command] = pool.submit(run, command, before)
         yield started
 
 
@@ -318,19 +334,19 @@ def ran() -> Iterator[dict[Shown, Future]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("shown", RUN, ids=[shown.name for shown in RUN])
-def test_the_command_prints_what_the_readme_shows(shown, ran):
-    result = ran[shown].result()
+def test_the_command_prints_what_the_documents_show(shown, ran):
+    result = ran[shown.command].result()
     printed = result.output.rstrip("\n").split("\n") if result.output.strip() else []
     printed = [line.rstrip() for line in printed]
-    report = (f"README.md line {shown.line}: {shown.command}\nran: {result.command}\nexit status {result.status}\n"
-              + "\n".join(printed))
+    report = (f"{shown.document} line {shown.line}: {shown.command}\nran: {result.command}\nexit status"
+              f" {result.status}\n" + "\n".join(printed))
     assert result.status == shown.status, report
     if shown.output:
         assert matches(shown.output, printed), report
 
 
 def test_the_commands_left_out_are_the_ones_the_readme_shows():
-    # Catches: a command added to the README that nothing runs, or a reason kept for one the README dropped.
+    # Catches: a command added to a document that nothing runs, or a reason kept for one the documents dropped.
     assert {shown.command for shown in SHOWN if shown.command in NOT_RUN} == set(NOT_RUN)
     exported = next(command for command in NOT_RUN if command.startswith("export "))
     assert {word.split("=")[0] for word in exported.split()[1:]} == set(USER_ENVIRONMENT)
@@ -340,16 +356,19 @@ def test_every_shell_command_is_in_a_console_block():
     # Catches: a command shown where this test does not look (a ```sh block, or a `$ ` line in a plain block).
     assert RUN and NOT_RUN
     for block in BLOCKS:
-        assert block.language not in ("sh", "bash", "shell", "zsh", "shell-session"), block.line
+        where = (block.document, block.line)
+        assert block.language not in ("sh", "bash", "shell", "zsh", "shell-session"), where
         if block.language != "console":
-            assert not [line for line in block.lines if line.startswith("$ ")], block.line
+            assert not [line for line in block.lines if line.startswith("$ ")], where
         else:
-            assert block.lines and block.lines[0].startswith("$ "), block.line
+            assert block.lines and block.lines[0].startswith("$ "), where
 
 
-def _prose() -> str:
-    """The README without its code blocks."""
-    return re.sub(r"^( *)```\S*\n.*?^\1```$", "", TEXT, flags=re.MULTILINE | re.DOTALL)
+def _prose(text: Optional[str] = None) -> str:
+    """A document without its code blocks; every document's, one after the other, without `text`."""
+    if text is None:
+        return "\n".join(_prose(each) for each in DOCUMENTS.values())
+    return re.sub(r"^( *)```\S*\n.*?^\1```$", "", text, flags=re.MULTILINE | re.DOTALL)
 
 
 def _options(parser) -> set[str]:
@@ -390,10 +409,18 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def test_every_link_within_the_readme_finds_its_heading():
-    # Catches: a section renamed or moved out (the contents list, "see [Deploy](#deploy)") with its links left behind.
-    prose = _prose()
-    anchors = {slug(heading) for heading in re.findall(r"^#+ (.+)$", prose, re.MULTILINE)}
-    links = re.findall(r"\]\(#([^)]+)\)", prose)
-    assert len(links) > 20
-    assert sorted(set(links) - anchors) == []
+def test_every_link_between_the_documents_finds_its_file_and_heading():
+    # Catches: a section renamed or moved to another document (README.md to docs/) with its links left behind.
+    links = 0
+    for document, text in DOCUMENTS.items():
+        for target in re.findall(r"\]\(([^)\s]+)\)", _prose(text)):
+            if re.match(r"[a-z]+://", target):
+                continue
+            file, _, anchor = target.partition("#")
+            path = (ROOT / document).parent / file if file else ROOT / document
+            assert path.resolve().is_file(), (document, target)
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", _prose(path.read_text()), re.MULTILINE)
+                assert anchor in {slug(heading) for heading in headings}, (document, target)
+            links += 1
+    assert links > 40
