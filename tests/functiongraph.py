@@ -22,6 +22,24 @@ the caller:
   examples show: with ':latest' from CreateFunction and UpdateFunctionCode (functiongraph_06_0110), without a version
   from ListFunctions and UpdateFunctionConfig (functiongraph_06_0111); a path takes either form.
 - CreateWorkflow answers 201 (its example, functiongraph_06_1004); a flow name that exists is 409 FSS.0409.
+  ShowWorkFlow (GET .../workflows/{workflow_id}) answers the flow with its definition, as ShowWorkFlowResponse holds.
+- Executions, with a `harness` (tests/helpers.py: the jobstep handler before the loopback job simulator, on a
+  simulated clock): StartWorkflowExecution (POST .../workflows/{workflow_id}/executions, body FlowExecuteBody,
+  answers {"execution_id"}: "Executing a Flow Asynchronously", functiongraph_06_1001) runs the flow as the engine
+  does, with tests/test_flow.py's walker: its states in order from `start`, each Operation state calling the
+  function its function_ref names (the URN of `functions`, which must be a function here: else the node and the
+  execution fail) with its arguments, each Sleep state sleeping its duration on the harness's clock, leaving by the
+  first on_errors condition that holds on the output (`$.done == true`, as flow.py writes it). The function runs
+  with its agency's temporary keys, or, without an agency (xrole), with none, as FunctionGraph gives them.
+  The run is worked out when it starts and shown as it stands at the stand-in's own `clock` (the caller's,
+  which its sleeps move): ShowWorkflowExecution (GET .../executions/{execution_id}, "Querying a Flow Instance",
+  functiongraph_06_1006) answers status running, then success (or fail), each node's executions (status success,
+  fail or running; begin_time and end_time in UTC milliseconds) and the flow's output when it has ended. Where the
+  reference is silent it is hard on the caller: a query node left through its on_errors condition shows status
+  "fail" (the engine's error handling took it) although the flow goes on and succeeds, and nodes carry their input
+  and output only when the request asks for them (X-Get-Workflow-Full-History-Data: true, "whether to obtain the
+  complete flow execution output"). ListWorkflowExecutions ("Querying Instances of a Flow", functiongraph_06_1005)
+  lists them, newest first.
 """
 
 import base64
@@ -34,14 +52,15 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from functools import cache
 from http.server import BaseHTTPRequestHandler
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import huaweicloudsdkfunctiongraph.v2.model as models
 from jobstep_tools import sigcheck
+from jobstep_tools.local import LocalContext
 from jobstep_tools.simulator import Loopback
+from test_flow import matches, to_model, walk
 
 _SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
 _REQUIRED = re.compile(r"^        self\.(\w+) = \1$", re.MULTILINE)
@@ -66,50 +85,65 @@ def _bad(message: str) -> Invalid:
     return Invalid(400, "FSS.0400", f"Invalid parameter. {message}")
 
 
-@cache
-def required(kind: str) -> frozenset:
-    """The JSON names of the fields the SDK's model `kind` marks required."""
-    cls = getattr(models, kind)
-    attributes = set(_REQUIRED.findall(inspect.getsource(cls.__init__)))
-    return frozenset(cls.attribute_map[name] for name in attributes)
+class Schema:
+    """Strict reading into one SDK's models (`module`: its v*/model package); `bad(message)` is the error answer
+    that service gives a body it cannot read."""
+
+    def __init__(self, module: Any, bad: Callable[[str], Exception], nulls: bool = False):
+        self.module, self.bad, self.nulls = module, bad, nulls  # nulls: a field may be JSON null
+        self._required: dict[str, frozenset] = {}
+
+    def required(self, kind: str) -> frozenset:
+        """The JSON names of the fields the SDK's model `kind` marks required."""
+        if kind not in self._required:
+            cls = getattr(self.module, kind)
+            attributes = set(_REQUIRED.findall(inspect.getsource(cls.__init__)))
+            self._required[kind] = frozenset(cls.attribute_map[name] for name in attributes)
+        return self._required[kind]
+
+    def load(self, kind: str, data: Any, where: str = "$") -> None:
+        """Refuse `data` unless it reads into the SDK's model `kind` exactly: no unknown key, every required field,
+        every value of its declared type."""
+        bad = self.bad
+        if data is None and self.nulls:
+            return
+        if kind.startswith("list["):
+            if not isinstance(data, list):
+                raise bad(f"{where} must be an array")
+            for index, item in enumerate(data):
+                self.load(kind[5:-1], item, f"{where}[{index}]")
+            return
+        if kind.startswith("dict("):
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise bad(f"{where} must be an object of strings")
+            return
+        simple = {"str": str, "bool": bool, "datetime": str}
+        if kind in simple:
+            if not isinstance(data, simple[kind]):
+                raise bad(f"{where} must be a {kind}")
+            return
+        if kind == "int":
+            if not isinstance(data, int) or isinstance(data, bool):
+                raise bad(f"{where} must be an integer")
+            return
+        if kind == "object":
+            return
+        cls = getattr(self.module, kind)
+        if not isinstance(data, dict):
+            raise bad(f"{where} must be an object ({kind})")
+        attributes = {json_name: attribute for attribute, json_name in cls.attribute_map.items()}
+        unknown = sorted(set(data) - set(attributes))
+        if unknown:
+            raise bad(f"{where} has unknown field(s) {', '.join(unknown)} ({kind})")
+        missing = sorted(self.required(kind) - set(data))
+        if missing:
+            raise bad(f"{where} lacks the required field(s) {', '.join(missing)} ({kind})")
+        for key, value in data.items():
+            self.load(cls.openapi_types[attributes[key]], value, f"{where}.{key}")
 
 
-def load(kind: str, data: Any, where: str = "$") -> None:
-    """Refuse `data` unless it reads into the SDK's model `kind` exactly: no unknown key, every required field,
-    every value of its declared type."""
-    if kind.startswith("list["):
-        if not isinstance(data, list):
-            raise _bad(f"{where} must be an array")
-        for index, item in enumerate(data):
-            load(kind[5:-1], item, f"{where}[{index}]")
-        return
-    if kind.startswith("dict("):
-        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise _bad(f"{where} must be an object of strings")
-        return
-    simple = {"str": str, "bool": bool, "datetime": str}
-    if kind in simple:
-        if not isinstance(data, simple[kind]):
-            raise _bad(f"{where} must be a {kind}")
-        return
-    if kind == "int":
-        if not isinstance(data, int) or isinstance(data, bool):
-            raise _bad(f"{where} must be an integer")
-        return
-    if kind == "object":
-        return
-    cls = getattr(models, kind)
-    if not isinstance(data, dict):
-        raise _bad(f"{where} must be an object ({kind})")
-    attributes = {json_name: attribute for attribute, json_name in cls.attribute_map.items()}
-    unknown = sorted(set(data) - set(attributes))
-    if unknown:
-        raise _bad(f"{where} has unknown field(s) {', '.join(unknown)} ({kind})")
-    missing = sorted(required(kind) - set(data))
-    if missing:
-        raise _bad(f"{where} lacks the required field(s) {', '.join(missing)} ({kind})")
-    for key, value in data.items():
-        load(cls.openapi_types[attributes[key]], value, f"{where}.{key}")
+SCHEMA = Schema(models, _bad)
+required, load = SCHEMA.required, SCHEMA.load
 
 
 def _stamp() -> str:
@@ -135,6 +169,51 @@ class Workflow(NamedTuple):
     body: dict[str, Any]
     created_time: str
     updated_time: str
+
+
+class NodeRun(NamedTuple):
+    """One node's execution: seconds from the flow's start, and what went in and came out."""
+
+    state: dict[str, Any]
+    begin: float
+    end: float
+    status: str  # success or fail (once it has ended)
+    input: Any
+    output: Any
+    error: Optional[dict[str, Any]] = None
+
+
+class Execution(NamedTuple):
+    id: str
+    workflow: Workflow
+    input: Any
+    began: float  # on the stand-in's clock
+    nodes: tuple[NodeRun, ...]
+    lasts: float  # seconds from begin to end
+    status: str  # how it ends: success or fail
+    output: Any
+
+
+class _Recorder:
+    """What tests/test_flow.py's walker drives (a harness: .clock.advance, .call), recording each call and sleep with
+    its times on the harness's clock, the function's context made per call as FunctionGraph makes it."""
+
+    def __init__(self, harness: Any, context: Callable[[], Optional[LocalContext]]):
+        self.harness, self.context, self.clock, self.at = harness, context, self, 0.0
+        self.events: list[tuple[float, float, Any, Any]] = []  # (begin, end, input, output); input None: a sleep
+
+    def advance(self, seconds: float) -> None:
+        self.harness.clock.advance(seconds)
+        self.events.append((self.at, self.at + seconds, None, None))
+        self.at += seconds
+
+    def call(self, event: Any) -> Any:
+        before = self.harness.clock()
+        output = json.loads(json.dumps(self.harness.call(event, self.context())))  # the function's answer as JSON
+        lasted = self.harness.clock() - before
+        self.events.append((self.at, self.at + lasted, event, output))
+        self.at += lasted
+        return output
 
 
 class Seen(NamedTuple):
@@ -164,6 +243,8 @@ _ROUTES = (
     ("function_config", re.compile(r"/v2/(?P<project>[^/]+)/fgs/functions/(?P<urn>[^/]+)/config")),
     ("workflows", re.compile(r"/v2/(?P<project>[^/]+)/fgs/workflows")),
     ("workflow", re.compile(r"/v2/(?P<project>[^/]+)/fgs/workflows/(?P<id>[^/]+)")),
+    ("executions", re.compile(r"/v2/(?P<project>[^/]+)/fgs/workflows/(?P<id>[^/]+)/executions")),
+    ("execution", re.compile(r"/v2/(?P<project>[^/]+)/fgs/workflows/(?P<id>[^/]+)/executions/(?P<execution>[^/]+)")),
 )
 # Each (route, method): the handler, the SDK's request model for the query, the body model.
 _OPERATIONS = {
@@ -174,8 +255,12 @@ _OPERATIONS = {
     ("workflows", "GET"): ("_list_workflows", "ListWorkflowRequest", None),
     ("workflows", "POST"): ("_create_workflow", "CreateWorkflowRequest", "WorkflowCreateBody"),
     ("workflow", "PUT"): ("_update_workflow", "UpdateWorkFlowRequest", "WorkflowCreateBody"),
+    ("workflow", "GET"): ("_show_workflow", "ShowWorkFlowRequest", None),
+    ("executions", "POST"): ("_start_execution", "StartWorkflowExecutionRequest", "FlowExecuteBody"),
+    ("executions", "GET"): ("_list_executions", "ListWorkflowExecutionsRequest", None),
+    ("execution", "GET"): ("_show_execution", "ShowWorkflowExecutionRequest", None),
 }
-_PATH_PARAMETERS = {"function_urn", "workflow_id", "body"}
+_PATH_PARAMETERS = {"function_urn", "workflow_id", "execution_id", "body"}
 
 
 class FunctionGraphStandIn(Loopback):
@@ -183,10 +268,13 @@ class FunctionGraphStandIn(Loopback):
     or None). `page_size` lowers the most a list page holds (the API's most is 400), to make paging visible."""
 
     def __init__(self, project_id: str, keys: dict[str, tuple[str, Optional[str]]], region: str = "ap-southeast-1",
-                 page_size: int = 400):
+                 page_size: int = 400, harness: Any = None, clock: Callable[[], float] = time.time):
         self.project_id, self.keys, self.region, self.page_size = project_id, dict(keys), region, page_size
+        self.harness, self.clock = harness, clock  # what runs the functions of a flow; the time executions show
         self.functions: dict[str, Function] = {}  # by name
         self.workflows: dict[str, Workflow] = {}  # by id
+        self.executions: dict[str, Execution] = {}  # by id
+        self._headers: Mapping[str, str] = {}  # the request's, lowered, for the operation answering it
         self.seen: list[Seen] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -269,6 +357,7 @@ class FunctionGraphStandIn(Loopback):
                 raise Invalid(406, "FSS.0406", "Not acceptable. The body is not JSON") from None
             load(body_model, data)
         with self._lock:
+            self._headers = headers
             return getattr(self, handler)(match.groupdict(), dict(query), data)
 
     def _function(self, urn: str) -> Function:
@@ -436,6 +525,114 @@ class FunctionGraphStandIn(Loopback):
         workflow = workflow._replace(name=data["name"], body=data, updated_time=self._time())
         self.workflows[workflow.id] = workflow
         return 200, self._workflow_view(workflow, "UpdateWorkFlowResponse")
+
+    def _workflow(self, workflow_id: str) -> Workflow:
+        workflow = self.workflows.get(workflow_id)
+        if workflow is None:
+            raise Invalid(404, "FSS.0404", "The specified resource was not found.")
+        return workflow
+
+    def _show_workflow(self, path: dict, query: dict, data: None) -> tuple[int, Any]:
+        workflow = self._workflow(path["id"])
+        view = {key: value for key, value in self._workflow_view(workflow, "CreateWorkflowResponse").items()
+                if key in ("id", "workflow_urn", "created_time", "updated_time", "created_by")}
+        view["definition"] = workflow.body
+        load("ShowWorkFlowResponse", view)
+        return 200, view
+
+    def _context(self, function: Function) -> Callable[[], Optional[LocalContext]]:
+        """The function's context per call: its agency's temporary keys (the harness's default), or none."""
+        if function.settings.get("xrole"):
+            return lambda: None
+        return lambda: LocalContext(clock=self.harness.clock)
+
+    def _start_execution(self, path: dict, query: dict, data: dict) -> tuple[int, Any]:
+        workflow = self._workflow(path["id"])
+        if self.harness is None:
+            raise Invalid(500, "FSS.0500", "This stand-in runs flows only with a harness")
+        if not isinstance(data["input"], dict):
+            raise _bad("input must be a JSON object")
+        body = to_model("WorkflowCreateBody", workflow.body)
+        by_urn = {urn: function for function in self.functions.values()
+                  for urn in (function.urn, function.urn + ":latest")}
+        missing = [function.operation for function in body.functions if function.operation not in by_urn]
+        began = self.clock()
+        execution_id = uuid.uuid4().hex
+        if missing:  # the first node cannot call its function
+            start = next(state for state in workflow.body["states"] if state["id"] == body.start)
+            error = {"error_code": "FSS.0404", "error_msg": f"function {missing[0]} not found"}
+            node = NodeRun(start, 0.0, 0.0, "fail", data["input"], None, error)
+            execution = Execution(execution_id, workflow, data["input"], began, (node,), 0.0, "fail", None)
+        else:
+            (name,) = {by_urn[function.operation].name for function in body.functions}  # flow.py's flows call one
+            recorder = _Recorder(self.harness, self._context(self.functions[name]))
+            path_taken, output = walk(body, data["input"], recorder)
+            states = {state["id"]: state for state in workflow.body["states"]}
+            nodes = []
+            for state_id, (begin, end, given, out) in zip(path_taken, recorder.events):
+                state = states[state_id]
+                handled = any(matches(on_error["error"], out) for on_error in state.get("on_errors") or [])
+                nodes.append(NodeRun(state, begin, end, "fail" if handled else "success", given, out))
+            nodes.append(NodeRun(states[path_taken[-1]], recorder.at, recorder.at, "success", output, output))
+            execution = Execution(execution_id, workflow, data["input"], began, tuple(nodes), recorder.at, "success",
+                                  output)
+        self.executions[execution_id] = execution
+        answer = {"execution_id": execution_id}
+        load("StartWorkflowExecutionResponse", answer)
+        return 200, answer
+
+    @staticmethod
+    def _utc(seconds: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+    def _brief(self, execution: Execution, now: float) -> dict[str, Any]:
+        ended = now - execution.began >= execution.lasts
+        return {"workflow_id": execution.workflow.id, "execution_id": execution.id,
+                "workflow_urn": f"urn:fss:{self.region}:{self.project_id}:workflow:default:{execution.workflow.name}"
+                                ":latest",
+                "status": execution.status if ended else "running", "begin_time": self._utc(execution.began),
+                "end_time": self._utc(execution.began + execution.lasts) if ended else "",
+                "last_update_time": self._utc(min(now, execution.began + execution.lasts)), "created_by": "deployer"}
+
+    def _show_execution(self, path: dict, query: dict, data: None) -> tuple[int, Any]:
+        workflow = self._workflow(path["id"])
+        execution = self.executions.get(path["execution"])
+        if execution is None or execution.workflow.id != workflow.id:
+            raise Invalid(404, "FSS.0404", "The specified resource was not found.")
+        now = self.clock()
+        elapsed = now - execution.began
+        full = self._headers.get("x-get-workflow-full-history-data", "").lower() == "true"
+        details = []
+        for number, node in enumerate(run for run in execution.nodes if run.begin <= elapsed):
+            done = node.end <= elapsed
+            record: dict[str, Any] = {"status": node.status if done else "running",
+                                      "begin_time": int((execution.began + node.begin) * 1000),
+                                      "request_id": uuid.uuid5(uuid.NAMESPACE_URL, f"{execution.id}/{number}").hex}
+            if done:
+                record["end_time"] = int((execution.began + node.end) * 1000)
+                if node.error is not None:
+                    record["error_message"] = node.error
+            if full:
+                record["input"] = node.input
+                if done:
+                    record["output"] = node.output
+            details.append({"node_id": node.state["id"], "node_name": node.state["name"],
+                            "execution_id": f"{execution.id}-{number}", "executions": [record]})
+        answer = {**self._brief(execution, now), "input": execution.input, "node_execution_details": details}
+        if elapsed >= execution.lasts and execution.output is not None:
+            answer["output"] = execution.output
+        load("ShowWorkflowExecutionResponse", answer)
+        return 200, answer
+
+    def _list_executions(self, path: dict, query: dict, data: None) -> tuple[int, Any]:
+        workflow = self._workflow(path["id"])
+        now = self.clock()
+        listed = [self._brief(execution, now) for execution in self.executions.values()
+                  if execution.workflow.id == workflow.id]
+        wanted = query.get("status")
+        answer = {"executions": [brief for brief in reversed(listed) if wanted in (None, brief["status"])]}
+        load("ListWorkflowExecutionsResponse", answer)
+        return 200, answer
 
     def _handler_class(self) -> type:
         stand_in = self

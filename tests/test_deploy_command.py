@@ -141,7 +141,7 @@ def test_a_dry_run_prints_both_paths_and_sends_nothing(stand_in, code, environ):
 
 def test_a_long_reason_is_cut_at_a_word():
     # Catches: a network error's reason cut mid-word.
-    said = deploy._said(ValueError("connection " * 40 + "refused"), limit=50)
+    said = deploy.one_line(ValueError("connection " * 40 + "refused"), limit=50)
 
     assert said == "connection connection connection connection …" and len(said) <= 52
 
@@ -369,7 +369,7 @@ def test_without_the_sdk_it_says_how_to_install_it(stand_in, code, monkeypatch):
 
     status, _, err = run_deploy(*options(stand_in, code))
 
-    assert status == 2 and "install it with pip install 'jobstep[deploy]'" in one_line(err)
+    assert status == 2 and "install it with pip install '.[deploy]' in a clone of jobstep" in one_line(err)
     assert stand_in.seen == []
 
 

@@ -88,17 +88,18 @@ def flow():
 def test_the_committed_flow_is_what_jobstep_flow_makes_for_the_default_policy(monkeypatch):
     for name in ("JOBSTEP_MAX_WAIT", "JOBSTEP_MIN_DELAY", "JOBSTEP_MAX_DELAY", "JOBSTEP_DELAY_GROWTH"):
         monkeypatch.delenv(name, raising=False)
-    out, err = io.StringIO(), io.StringIO()
+    out = io.StringIO()
 
-    assert cli.flow(URN, None, out, err) == 0
+    assert cli.flow(URN, cli.parse(["flow", "--function-urn", URN]).max_wait, out) == 0
     assert json.loads(out.getvalue()) == json.loads(FLOW_FILE.read_text())
 
 
-def test_a_flow_longer_than_the_state_limit_allows_is_refused_saying_what_fits():
-    out, err = io.StringIO(), io.StringIO()
+def test_a_flow_longer_than_the_state_limit_allows_is_refused_saying_what_fits(capsys):
+    # Catches: a wait longer than a flow can hold, printed as a shorter flow or refused without saying what fits.
+    with pytest.raises(SystemExit) as refused:
+        cli.parse(["flow", "--function-urn", URN, "--max-wait", str(longest_wait(Policy()) + 1)])
 
-    assert cli.flow(URN, longest_wait(Policy()) + 1, out, err) == 2
-    assert f"at most {longest_wait(Policy())} s" in err.getvalue() and not out.getvalue()
+    assert refused.value.code == 2 and f"at most {longest_wait(Policy())} s" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("max_wait", [1, 30, 600])

@@ -4,9 +4,10 @@ import base64
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
-from helpers import PROJECT, README, RUNNING_FOREVER, TEMP_AK, agency, apig, http, kafka_event, sample_event
+from helpers import PROJECT, RUNNING_FOREVER, TEMP_AK, agency, apig, http, kafka_event, sample_event
 from jobstep.step import MIN_BUDGET_SECONDS, Runtime, handle
 from jobstep_tools.simulator import Fault
 
@@ -270,12 +271,13 @@ def test_sources_other_than_api_gateway_answer_the_plain_result(harness):
     assert set(direct) == set(timer) and "statusCode" not in direct
 
 
-TICK = 60  # the README's timer: fixed rate, 1 minute
+TICK = 60  # docs/deploy.md's timer: fixed rate, 1 minute
+DEPLOY_DOC = (Path(__file__).resolve().parent.parent / "docs" / "deploy.md").read_text()
 
 
 def readme_timer_event() -> str:
-    """The additional information of the README's timer example, as the user copies it."""
-    section = README[README.index("**Timer trigger**"):]
+    """The additional information of docs/deploy.md's timer example, as the user copies it."""
+    section = DEPLOY_DOC[DEPLOY_DOC.index("**Timer trigger**"):]
     return re.search(r"```json\n\s*(\{.*?\})\n", section).group(1)
 
 

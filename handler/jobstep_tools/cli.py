@@ -24,7 +24,7 @@ from jobstep.model import MAX_WAIT_LIMIT, ConfigError, Status, valid_id, valid_r
 from jobstep.services import DEFAULT_SERVICE, SERVICES
 from jobstep.step import Runtime, handle, read_code_file
 
-from . import deploy
+from . import deploy, start
 from .command import INTERRUPTED
 from .flow import MAX_STATES, definition, longest_wait
 from .local import LocalContext
@@ -380,6 +380,7 @@ def parser() -> argparse.ArgumentParser:
     flowing.add_argument("--max-wait", type=_seconds, help="seconds the flow waits at most (default: JOBSTEP_MAX_WAIT,"
                          " or as long as 100 states allow)")
     deploy.add_parser(commands)
+    start.add_parser(commands, _service)
     for command in commands.choices.values():
         command.set_defaults(usage=command)  # a rule that spans options is reported with its command's usage
     return top
@@ -426,6 +427,8 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
                 args.usage.error(f"{', '.join(clashing)} cannot change a resumed loop: the result carries its own")
     if args.command == "flow":
         _flow_wait(args)
+    if args.command == "start":
+        start.check(args, os.environ)
     return args
 
 
@@ -436,6 +439,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "package": lambda args: package(args.out, sys.stdout, sys.stderr),
     "flow": lambda args: flow(args.function_urn, args.max_wait, sys.stdout),
     "deploy": lambda args: deploy.run(args, sys.stdout, sys.stderr),
+    "start": lambda args: start.run(args, sys.stdout, sys.stderr, exit_code, progress_line),
 }
 
 

@@ -19,7 +19,7 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, TextIO, Union
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, TextIO, Union
 from urllib.parse import urlencode
 
 from jobstep.config import base_url, load_config
@@ -30,8 +30,11 @@ from jobstep.step import read_code_file
 from .flow import definition, longest_wait
 from .package import DEFAULT_OUT
 
+if TYPE_CHECKING:  # agency.py builds on this module: it is imported where it is used
+    from . import agency
+
 PROG = "jobstep deploy"
-INSTALL = "pip install 'jobstep[deploy]'"
+INSTALL = "pip install '.[deploy]' in a clone of jobstep (its deploy extra)"
 
 # The function of template.yaml (tests/test_deploy_command.py checks that the two agree). The template format has
 # no key for the agency, which is why deploy sets it (`xrole`) from --agency.
@@ -83,6 +86,10 @@ class Settings(NamedTuple):
     flow_name: str
     max_wait: int
     dry_run: bool
+    # --create-agency: the job APIs whose system policies the agency gets (empty: the agency is not touched), and
+    # IAM's base URL (None: the region's in huaweicloudsdkiam's table).
+    agency_services: tuple[str, ...] = ()
+    iam_endpoint: Optional[str] = None
 
 
 class Code(NamedTuple):
@@ -319,7 +326,7 @@ def _option(args: argparse.Namespace, attribute: str, option: str, environ: Mapp
     return (environ.get(variable) or None), variable
 
 
-def _said(exc: Exception, limit: int = 200) -> str:
+def one_line(exc: Exception, limit: int = 200) -> str:
     """What an exception says, on one line, cut at a word and marked so when it is longer than `limit`."""
     words = " ".join(str(exc).split())
     return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + " …"
@@ -373,7 +380,36 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Union
                            f" most 100 states waits that long with the function's delay policy), got"
                            f" {args.max_wait!r:.40}")
         max_wait = int(args.max_wait)
-    return Settings(name, region, project_id, agency, Path(args.zip), endpoint, flow_name, max_wait, args.dry_run)
+    agency_options = _agency_options(args, environ)
+    if isinstance(agency_options, Stop):
+        return agency_options
+    return Settings(name, region, project_id, agency, Path(args.zip), endpoint, flow_name, max_wait, args.dry_run,
+                    *agency_options)
+
+
+def _agency_options(args: argparse.Namespace, environ: Mapping[str, str]) -> Union[
+        tuple[tuple[str, ...], Optional[str]], Stop]:
+    """--create-agency's services (default JOBSTEP_SERVICE, else the default job API) and --iam-endpoint."""
+    create, services, iam_endpoint = (getattr(args, "create_agency", False), getattr(args, "services", None),
+                                      getattr(args, "iam_endpoint", None))
+    if not create:
+        given = [option for option, value in (("--services", services), ("--iam-endpoint", iam_endpoint))
+                 if value is not None]
+        if given:
+            return Stop(f"{PROG}: {' and '.join(given)}: only --create-agency uses it (the agency it creates)")
+        return (), None
+    try:
+        config = load_config(environ, read_code_file)  # this shell's JOBSTEP_SERVICE and JOBSTEP_SERVICES
+        iam = None if iam_endpoint is None else base_url(iam_endpoint, "--iam-endpoint",
+                                                          "https://iam.ap-southeast-1.myhuaweicloud.com")
+    except ConfigError as exc:
+        return Stop(f"{PROG}: {exc}")
+    names = [name.strip() for name in (services if services is not None else config.service).split(",")]
+    unknown = [name for name in names if name not in config.services]
+    if unknown or not all(names):
+        return Stop(f"{PROG}: --services must name job APIs, comma-separated, from {', '.join(config.services)};"
+                    f" got {services!r:.80}")
+    return tuple(dict.fromkeys(names)), iam
 
 
 def credentials_from(environ: Mapping[str, str]) -> Union[Credentials, Stop]:
@@ -403,7 +439,7 @@ def explain(doing: str, status: int, code: str, message: str) -> str:
 # ---- imperative shell ----------------------------------------------------------------------------------------------
 
 
-class _Sdk(NamedTuple):
+class Sdk(NamedTuple):
     """What deploy uses of huaweicloudsdkfunctiongraph and huaweicloudsdkcore."""
 
     models: Any
@@ -415,7 +451,7 @@ class _Sdk(NamedTuple):
     serialize: Callable[[Any], Any]
 
 
-def _import_sdk() -> Union[_Sdk, Stop]:
+def _import_sdk() -> Union[Sdk, Stop]:
     try:
         import huaweicloudsdkfunctiongraph.v2 as functiongraph
         import huaweicloudsdkfunctiongraph.v2.model as models
@@ -426,11 +462,11 @@ def _import_sdk() -> Union[_Sdk, Stop]:
         from huaweicloudsdkfunctiongraph.v2.region.functiongraph_region import FunctionGraphRegion
     except ImportError as exc:
         return Stop(f"{PROG}: needs huaweicloudsdkfunctiongraph ({exc}): install it with {INSTALL}")
-    return _Sdk(models, functiongraph.FunctionGraphClient, FunctionGraphRegion, BasicCredentials, HttpConfig,
+    return Sdk(models, functiongraph.FunctionGraphClient, FunctionGraphRegion, BasicCredentials, HttpConfig,
                 exceptions, sanitize_for_serialization)
 
 
-def _model(sdk: _Sdk, kind: str, data: Any) -> Any:
+def _model(sdk: Sdk, kind: str, data: Any) -> Any:
     """JSON data as the SDK's model of type `kind` (its openapi_types and attribute_map)."""
     if kind.startswith("list["):
         return [_model(sdk, kind[5:-1], item) for item in data]
@@ -442,7 +478,7 @@ def _model(sdk: _Sdk, kind: str, data: Any) -> Any:
                   for key, value in data.items()})
 
 
-def _request(sdk: _Sdk, call: Call) -> Any:
+def sdk_request(sdk: Sdk, call: Call) -> Any:
     """The SDK's request model for a call."""
     arguments = dict(call.parameters)
     if call.operation.body_model is not None:
@@ -450,7 +486,7 @@ def _request(sdk: _Sdk, call: Call) -> Any:
     return getattr(sdk.models, call.operation.request_model)(**arguments)
 
 
-def _endpoint_of(sdk: _Sdk, settings: Settings) -> Union[str, Stop]:
+def _endpoint_of(sdk: Sdk, settings: Settings) -> Union[str, Stop]:
     if settings.endpoint is not None:
         return settings.endpoint
     try:
@@ -462,39 +498,55 @@ def _endpoint_of(sdk: _Sdk, settings: Settings) -> Union[str, Stop]:
                        " (or the endpoint the region's page lists)")
 
 
-class _Api:
-    """Sends calls with FunctionGraphClient; each answer comes back as a dict of the response's JSON fields, or a
-    Stop."""
+class Sender:
+    """Sends calls with an SDK client built from `keys`; each answer comes back as a dict of the response's JSON
+    fields, or a Stop whose line `explain` words. FunctionGraph's (_Api here), IAM's (agency.py), start.py's."""
 
-    def __init__(self, sdk: _Sdk, settings: Settings, credentials: Credentials, endpoint: str):
-        logger = logging.getLogger(_SDK_LOGGER)
+    def __init__(self, sdk: Sdk, keys: Any, endpoint: str, logger_name: str = _SDK_LOGGER,
+                 explained: Callable[[str, int, str, str], str] = lambda *said: explain(*said),
+                 prog: str = PROG, timeout: tuple[int, int] = (10, 120), where: str = "--region or --endpoint",
+                 again: str = "run the command again (it updates what exists)", region: Any = None):
+        logger = logging.getLogger(logger_name)
         if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
             logger.addHandler(logging.NullHandler())
-        keys = sdk.credentials(credentials.ak, credentials.sk, settings.project_id)
-        if credentials.security_token:
-            keys = keys.with_security_token(credentials.security_token)
         config = sdk.http_config.get_default_config()
-        config.timeout = (10, 120)  # seconds to connect, to read: a ZIP of a few MB goes up in the request
-        self.sdk, self.endpoint = sdk, endpoint
-        self.client = (sdk.client.new_builder().with_http_config(config).with_credentials(keys)
-                       .with_endpoints([endpoint]).build())
+        config.timeout = timeout  # seconds to connect, to read: a ZIP of a few MB goes up in deploy's requests
+        self.sdk, self.endpoint, self.explained, self.prog = sdk, endpoint, explained, prog
+        self.where, self.again = where, again
+        builder = sdk.client.new_builder().with_http_config(config).with_credentials(keys)
+        # With a region (the SDK's Region: id and endpoints) the builder also completes the credentials, which for
+        # GlobalCredentials without an account ID asks IAM for it: SdkException when that fails.
+        builder = builder.with_region(region) if region is not None else builder.with_endpoints([endpoint])
+        self.client = builder.build()
 
     def send(self, call: Call) -> Union[dict[str, Any], Stop]:
         errors = self.sdk.exceptions
         try:
-            response = getattr(self.client, call.operation.client_method)(_request(self.sdk, call))
+            response = getattr(self.client, call.operation.client_method)(sdk_request(self.sdk, call))
         except errors.ServiceResponseException as exc:
-            return Stop(explain(call.doing, exc.status_code, exc.error_code, exc.error_msg))
+            return Stop(self.explained(call.doing, exc.status_code, exc.error_code, exc.error_msg))
         except errors.RequestTimeoutException as exc:
-            return Stop(f"{PROG}: {call.doing} timed out at {self.endpoint} ({_said(exc)}):"
-                           " run the command again (it updates what exists)")
+            return Stop(f"{self.prog}: {call.doing} timed out at {self.endpoint} ({one_line(exc)}): {self.again}")
         except errors.SdkException as exc:  # connection errors, and anything else the client raises
-            return Stop(f"{PROG}: {call.doing} failed: cannot reach {self.endpoint}"
-                           f" ({_said(exc)}); check the network, --region or --endpoint")
+            return Stop(f"{self.prog}: {call.doing} failed: cannot reach {self.endpoint}"
+                        f" ({one_line(exc)}); check the network, {self.where}")
         return self.sdk.serialize(response) or {}
 
 
-def _find(api: _Api, page: Callable[[Any], Call], pick: Callable[[Mapping[str, Any]], Optional[str]],
+def project_keys(sdk: Sdk, credentials: Credentials, project_id: str) -> Any:
+    """BasicCredentials for a project, with the token of temporary keys."""
+    keys = sdk.credentials(credentials.ak, credentials.sk, project_id)
+    return keys.with_security_token(credentials.security_token) if credentials.security_token else keys
+
+
+class _Api(Sender):
+    """FunctionGraph's client for deploy."""
+
+    def __init__(self, sdk: Sdk, settings: Settings, credentials: Credentials, endpoint: str):
+        super().__init__(sdk, project_keys(sdk, credentials, settings.project_id), endpoint)
+
+
+def find_in_pages(api: Sender, page: Callable[[Any], Call], pick: Callable[[Mapping[str, Any]], Optional[str]],
           following: Callable[[Mapping[str, Any], Any], Any], first: Any) -> Union[Optional[str], Stop]:
     """What `pick` finds on the first page that has it, reading page after page (at most MAX_PAGES); None when no
     page has it."""
@@ -513,12 +565,12 @@ def _find(api: _Api, page: Callable[[Any], Call], pick: Callable[[Mapping[str, A
 
 
 def _find_function(api: _Api, settings: Settings) -> Union[Optional[str], Stop]:
-    return _find(api, lambda marker: list_functions(settings, marker),
+    return find_in_pages(api, lambda marker: list_functions(settings, marker),
                  lambda answer: pick_function(answer, settings.name), next_marker, "0")
 
 
 def _find_workflow(api: _Api, settings: Settings) -> Union[Optional[str], Stop]:
-    return _find(api, lambda offset: list_workflows(settings, offset),
+    return find_in_pages(api, lambda offset: list_workflows(settings, offset),
                  lambda answer: pick_workflow(answer, settings.flow_name), next_offset, 0)
 
 
@@ -599,16 +651,30 @@ def _deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
     endpoint = _endpoint_of(sdk, settings)
     if isinstance(endpoint, Stop):
         return endpoint
+    from . import agency
+
+    making = _agency_plan(settings)
+    if isinstance(making, Stop):
+        return making
     if settings.dry_run:
         for call in (create_function(settings, code), update_function_code(settings, "{function_urn}", code),
                      update_function_config(settings, "{function_urn}"),
                      create_workflow(settings, flow_body(settings, "{function_urn}"))):
-            _request(sdk, call)  # each body loads into the SDK's models, as it would before sending
+            sdk_request(sdk, call)  # each body loads into the SDK's models, as it would before sending
+        if making is not None:
+            agency.load_requests(making[1], making[0])
+            print("\n".join(agency.plan_lines(making[0], making[2])), file=out)
         print("\n".join(plan(settings, code, endpoint)), file=out)
         return None
     credentials = credentials_from(environ)
     if isinstance(credentials, Stop):
         return credentials
+    if making is not None:
+        iam = agency.api(making[1], credentials, settings.region, making[2],
+                         environ.get("HUAWEICLOUD_SDK_DOMAIN_ID") or None)
+        failure = iam if isinstance(iam, Stop) else agency.ensure(iam, making[0], out)
+        if failure is not None:
+            return failure
     api = _Api(sdk, settings, credentials, endpoint)
     urn = _deploy_function(api, settings, code, out)
     if isinstance(urn, Stop):
@@ -616,12 +682,30 @@ def _deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
     return _deploy_flow(api, settings, urn, out)
 
 
+def _agency_plan(settings: Settings) -> Union[None, tuple["agency.Plan", Sdk, str], Stop]:
+    """With --create-agency: what to make, IAM's SDK and endpoint; None without."""
+    from . import agency
+
+    if not settings.agency_services:
+        return None
+    policies = agency.policies_for(settings.agency_services)
+    if isinstance(policies, Stop):
+        return policies
+    sdk = agency.import_sdk()
+    if isinstance(sdk, Stop):
+        return sdk
+    endpoint = agency.endpoint_of(sdk, settings.region, settings.iam_endpoint)
+    if isinstance(endpoint, Stop):
+        return endpoint
+    return agency.Plan(settings.agency, settings.project_id, settings.region, policies), sdk, endpoint
+
+
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The deploy command: 0 when the function and the flow are in place; 2 with one line saying what to do."""
     try:
         failure = _deploy(args, os.environ, out)
     except Exception as exc:  # a bug in deploy: still one line, never a traceback
-        failure = Stop(f"{PROG}: unexpected {type(exc).__name__}: {_said(exc)}"
+        failure = Stop(f"{PROG}: unexpected {type(exc).__name__}: {one_line(exc)}"
                           " (a bug in jobstep deploy; please report it with the command you ran)")
     if failure is None:
         return 0
@@ -650,3 +734,12 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     deploy.add_argument("--endpoint", help="FunctionGraph's base URL (default: the region's, from the SDK)")
     deploy.add_argument("--dry-run", action="store_true",
                         help="print the requests of both paths (create and update) and send nothing")
+    making = deploy.add_argument_group("the agency, on request (needs IAM permissions)")
+    making.add_argument("--create-agency", action="store_true",
+                        help="create the --agency, delegated to FunctionGraph, if there is none of that name (one"
+                             " that exists is kept), and grant it in the project the read-only system policy of"
+                             " each job API of --services")
+    making.add_argument("--services", help="with --create-agency: the job APIs the function queries, comma-separated,"
+                        " e.g. ecs,rds (default: JOBSTEP_SERVICE, or elb)")
+    making.add_argument("--iam-endpoint", help="with --create-agency: IAM's base URL (default: the region's, from"
+                        " huaweicloudsdkiam)")
