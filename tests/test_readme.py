@@ -23,9 +23,14 @@ What would reach the cloud reaches a stand-in on 127.0.0.1, each started for the
 - `jobstep poll` and `jobstep invoke` without --simulate: JOBSTEP_ENDPOINT is a JobSimulator that holds the job
   the README's examples use (JOB, a classic ELB job of 2 s, as `--simulate` would serve it).
 - `jobstep deploy` without --dry-run: `--endpoint <the FunctionGraph stand-in's URL>` is appended to the command
-  (tests/functiongraph.py, as in tests/test_deploy_command.py). A deploy runs after the README's `jobstep package`,
+  (tests/functiongraph.py, as in tests/test_deploy_command.py, in the region of the command's --region), and with
+  --create-agency `--iam-endpoint <the IAM stand-in's URL>` (tests/iam.py). A deploy runs after `jobstep package`,
   whose dist/jobstep-fgs.zip it uploads: that build is real (pip included), and writes dist/ in the repo as
   `make package` does.
+- `jobstep start`: the FunctionGraph stand-in runs the flows it holds (tests/test_start_command.py), and holds the
+  function and its flow, deployed by `jobstep deploy` before the command runs; their queries reach a job API that
+  holds JOB as an ECS job of 2 s, on a simulated clock that the flow's sleeps move, shown at the real time the
+  command follows it in.
 - `https://<group domain>` (an API Gateway's domain) is replaced by the URL of the API Gateway stand-in
   (tests/gateway.py) in front of the handler, which queries a JobSimulator holding JOB. These commands run in a
   temporary directory, because they write files (headers.txt, answer.json).
@@ -59,12 +64,15 @@ from typing import NamedTuple, Optional
 import pytest
 from functiongraph import FunctionGraphStandIn
 from gateway import ApiGateway
-from helpers import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, agency
+from helpers import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, Harness, agency
+from iam import IamStandIn
 from jobstep.client import new_session
 from jobstep.services import SERVICES
 from jobstep.step import Runtime, handle
 from jobstep_tools import cli
+from jobstep_tools.local import Clock
 from jobstep_tools.simulator import JobSimulator, steady_job
+from test_deploy_command import make_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 # The documents, by their path from the root.
@@ -280,6 +288,28 @@ def api_gateway() -> Iterator[ApiGateway]:
         yield stack.enter_context(ApiGateway(lambda event: handle(event, agency(), runtime)))
 
 
+def _option(words: list[str], name: str) -> Optional[str]:
+    return words[words.index(name) + 1] if name in words[:-1] else None
+
+
+@contextmanager
+def functiongraph_with_a_flow(region: str, environ: dict[str, str]) -> Iterator[FunctionGraphStandIn]:
+    """FunctionGraph holding the function and its flow, as `jobstep deploy` made them, running the flow's queries
+    against a job API that holds JOB (an ECS job of 2 s) on a simulated clock, shown at real time."""
+    clock = Clock(time.time())
+    with ExitStack() as stack:
+        simulator = stack.enter_context(JobSimulator(PROJECT, {TEMP_AK: (TEMP_SK, TOKEN)}, clock=clock))
+        simulator.add_job(JOB, **steady_job("ecs", SERVICES["ecs"], 2.0, "SUCCESS"))
+        harness = Harness(simulator, clock, {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT})
+        stand_in = stack.enter_context(FunctionGraphStandIn(PROJECT, {AK: (SK, None)}, region, harness=harness))
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        code = make_zip(folder / "jobstep-fgs.zip", b"code")
+        deployed, output = in_a_terminal(f"jobstep deploy --region {region} --agency jobstep-reads-jobs --zip {code}"
+                                         f" --endpoint {stand_in.base_url}", environ, folder)
+        assert deployed == 0, output
+        yield stand_in
+
+
 # Set by a make around this suite (`make test`): a command the user types is a make of its own, not a sub-make that
 # prints "Entering directory" lines and inherits options.
 MAKE_VARIABLES = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
@@ -290,6 +320,13 @@ def environment() -> dict[str, str]:
     mine = {name: value for name, value in os.environ.items()
             if not name.startswith(("JOBSTEP_", "HUAWEICLOUD_")) and name not in left_out}
     return {**mine, "PATH": BIN + os.pathsep + mine.get("PATH", ""), **USER_ENVIRONMENT}
+
+
+def _appended(command: str, more: str) -> str:
+    """`command` with `more` options at its end, before a `# exits N` comment, which would swallow them."""
+    end = EXITS.search(command)
+    at = end.start() if end else len(command)
+    return f"{command[:at].rstrip()} {more} {command[at:]}".rstrip()
 
 
 def run(shown: str, before: Optional[Future] = None) -> Ran:
@@ -305,11 +342,16 @@ def run(shown: str, before: Optional[Future] = None) -> Ran:
             if before is not None:
                 before.result()  # the ZIP it uploads
             if "--dry-run" not in words:
-                stand_in = stack.enter_context(
-                    FunctionGraphStandIn(PROJECT, {AK: (SK, None)}, region="ap-southeast-1"))
-                end = EXITS.search(command)  # before a `# exits N` comment, which would swallow it
-                at = end.start() if end else len(command)
-                command = f"{command[:at].rstrip()} --endpoint {stand_in.base_url} {command[at:]}".rstrip()
+                region = _option(words, "--region") or "ap-southeast-1"
+                stand_in = stack.enter_context(FunctionGraphStandIn(PROJECT, {AK: (SK, None)}, region=region))
+                more = f"--endpoint {stand_in.base_url}"
+                if "--create-agency" in words:
+                    iam = stack.enter_context(IamStandIn({PROJECT: region}, {AK: (SK, None)}))
+                    more += f" --iam-endpoint {iam.base_url}"
+                command = _appended(command, more)
+        elif words[:2] == ["jobstep", "start"]:
+            stand_in = stack.enter_context(functiongraph_with_a_flow(_option(words, "--region") or "", environ))
+            command = _appended(command, f"--endpoint {stand_in.base_url}")
         if GROUP_DOMAIN in command:
             command = command.replace(GROUP_DOMAIN, stack.enter_context(api_gateway()).origin)
             cwd = Path(stack.enter_context(tempfile.TemporaryDirectory()))
