@@ -4,13 +4,17 @@ remaining time (from the context) less a margin, with a retryable timeout.
 Each server here stays slow on purpose: it trickles a byte at a time, far inside any per-read timeout, so
 only a deadline on the whole request ends the call. Catches: fetching on the caller's thread with requests'
 timeouts alone (they bound each socket read, and nothing bounds a DNS lookup), which answered after 20 s here.
+A new connection is made on a worker thread that the caller stops waiting for; a warm call's request goes on its
+kept-alive connection from the caller's own thread, each read bounded by the call's deadline (the last tests here).
 """
 
 import socket
+import ssl
 import threading
 import time
 
 import pytest
+import trustme
 from helpers import agency, refusing_url
 from jobstep import client
 
@@ -149,3 +153,190 @@ def test_requests_that_never_finish_do_not_pile_up_threads_and_sockets(harness):
     assert client._POOL.abandoned == 0
     harness.environ["JOBSTEP_ENDPOINT"] = harness.simulator.base_url
     assert harness.call({"job_id": "job-1"})["error"] is None
+
+
+# A warm call: the request goes on a kept-alive connection in the caller's own thread (no worker), with each read
+# of the answer bounded by the call's deadline. These servers answer a connection's first request at once and keep
+# the connection open, then trickle their answer to the next request on it.
+
+GIVE_UP_SECONDS = 3.0  # when a kept-alive server stops trickling and closes: a call this long had no deadline
+# The function's time left: a request budget of 0.6 s, whose per-read timeout (0.36 s, client.timeouts) a byte every
+# TRICKLE_SECONDS never reaches.
+WARM_TIMEOUT = 1.6
+JOB = b'{"status": "RUNNING"}'
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(JOB), JOB)
+
+
+class KeptAliveServer:
+    """A job API on 127.0.0.1 (with `tls`, a server-side SSLContext, over TLS) that answers the first request on each
+    connection at once, keeping it open, and the second with `opening`, then a byte of `trickle` every
+    TRICKLE_SECONDS (or, with `moments`, a byte at each of these seconds after the opening, then nothing) for
+    GIVE_UP_SECONDS; then it closes the connection. `close_first` answers the first request with
+    `Connection: close` and closes, so that a warm instance must connect again."""
+
+    def __init__(self, opening: bytes = b"", trickle: bytes = b"", tls=None, close_first: bool = False,
+                 moments: tuple[float, ...] = ()):
+        self.opening, self.trickle, self.tls, self.close_first = opening, trickle, tls, close_first
+        self.moments = moments or tuple(TRICKLE_SECONDS * n for n in range(1, 1000))
+        self.stopped = threading.Event()
+        self.connections = 0
+        self.requests = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self.talk, args=(connection,), daemon=True).start()
+
+    def read_request(self, connection) -> None:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            if not chunk:
+                raise ConnectionError("the client closed")
+            received += chunk
+        self.requests += 1
+
+    def talk(self, connection: socket.socket) -> None:
+        try:
+            if self.tls is not None:
+                connection.settimeout(GIVE_UP_SECONDS)
+                connection = self.tls.wrap_socket(connection, server_side=True)
+                connection.settimeout(None)
+            with connection:
+                self.read_request(connection)
+                if self.close_first:
+                    connection.sendall(ANSWER.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+                    return
+                connection.sendall(ANSWER)
+                self.read_request(connection)
+                connection.sendall(self.opening)
+                opened = time.monotonic()
+                for moment, byte in zip(self.moments, self.trickle * 1000):
+                    if self.stopped.wait(opened + moment - time.monotonic()) or moment > GIVE_UP_SECONDS:
+                        return
+                    connection.sendall(bytes([byte]))
+                self.stopped.wait(opened + GIVE_UP_SECONDS - time.monotonic())
+        except (OSError, ConnectionError):
+            return
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def settled() -> None:
+    """Waits until no request a test abandoned is still running, so that the next test starts from none."""
+    deadline = time.monotonic() + 10
+    while client._POOL.abandoned and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def authority(tmp_path):
+    """A test certificate authority (trustme) and a server-side TLS context with its certificate for localhost."""
+    ca = trustme.CA()
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(server)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    return str(tmp_path / "ca.pem"), server
+
+
+@pytest.mark.parametrize("scheme, opening, trickle", [
+    ("http", b"HTTP/1.1 200 OK\r\n", b"X-Padding: slow\r\n"),
+    ("http", b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+     b'{"status": "RUNNING"                    '),
+    ("https", b"HTTP/1.1 200 OK\r\n", b"X-Padding: slow\r\n"),
+], ids=["trickled headers", "trickled body", "trickled headers over TLS"])
+def test_a_kept_alive_connection_that_starts_to_trickle_is_still_cut_at_the_deadline(harness, authority, scheme,
+                                                                                      opening, trickle):
+    # Catches: a warm call (in the caller's thread) whose reads keep only urllib3's per-read timeout, or get the
+    # deadline's time once instead of before every read: each byte comes within it, and the call lasted until the
+    # server gave up (GIVE_UP_SECONDS). Also a warm call that hands its request to a worker after all (one more
+    # request abandoned), and a connection that timed out put back in the pool with the rest of the old answer
+    # unread (the next call would read it as its own).
+    settled()
+    ca, tls = authority
+    server = KeptAliveServer(opening, trickle, tls=tls if scheme == "https" else None)
+    harness.session.verify = ca
+    host = "localhost" if scheme == "https" else "127.0.0.1"
+    harness.environ["JOBSTEP_ENDPOINT"] = f"{scheme}://{host}:{server.port}"
+    try:
+        first = harness.call({"job_id": "job-1"})
+        abandoned = client._POOL.abandoned
+        began = time.monotonic()
+        answer = harness.call({"job_id": "job-1"}, agency(timeout=WARM_TIMEOUT))
+        took = time.monotonic() - began
+        still_abandoned = client._POOL.abandoned
+        after = harness.call({"job_id": "job-1"})
+    finally:
+        server.close()
+
+    assert first["status"] == "RUNNING" and first["error"] is None
+    assert took <= WARM_TIMEOUT - MARGIN, took
+    assert not answer["done"] and answer["error"]["retryable"] and answer["error"]["type"] == "timeout"
+    assert "no answer within 0.6 s" in answer["error"]["message"]  # the words of a budget spent, as on a worker
+    assert still_abandoned == abandoned  # the caller's thread ended the request itself: nothing left running
+    # The second request went on the first one's connection; the timed-out connection was closed, not reused.
+    assert after["status"] == "RUNNING" and after["error"] is None
+    assert server.connections == 2 and server.requests == 3
+
+
+def test_a_warm_call_that_needs_a_new_connection_still_makes_it_on_a_worker(harness, monkeypatch):
+    # The job API closed the kept-alive connection (Connection: close), and its name now takes long to resolve.
+    # Catches: a warm call that connects in the caller's own thread (the DNS lookup, connect and TLS handshake that
+    # no socket timeout bounds): it waited GIVE_UP_SECONDS for the name instead of answering within its budget.
+    settled()
+    server = KeptAliveServer(close_first=True)
+    harness.environ["JOBSTEP_ENDPOINT"] = f"http://localhost:{server.port}"
+    answered = threading.Event()
+    resolve = socket.getaddrinfo
+    try:
+        first = harness.call({"job_id": "job-1"})
+
+        def slow_getaddrinfo(host, *args, **kwargs):
+            if host == "localhost":
+                answered.wait(GIVE_UP_SECONDS)
+            return resolve(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+        began = time.monotonic()
+        answer = harness.call({"job_id": "job-1"}, agency(timeout=WARM_TIMEOUT))
+        took = time.monotonic() - began
+    finally:
+        answered.set()
+        server.close()
+    settled()
+
+    assert first["status"] == "RUNNING" and first["error"] is None
+    assert took <= WARM_TIMEOUT - MARGIN, took
+    assert not answer["done"] and answer["error"]["type"] == "timeout" and answer["error"]["retryable"]
+    assert server.requests == 1  # the second request never reached the server in time
+
+
+def test_each_read_on_a_kept_alive_connection_gets_only_what_is_left_of_the_deadline(harness):
+    # A budget of 2 s (per-read timeout 1.2 s): a header byte at 1 s and one at 1.8 s after the request, then silence.
+    # Catches: a socket timeout not recomputed from the deadline before each read (urllib3's per-request read timeout
+    # kept, or the deadline's time set once): the read after the byte at 1.8 s waited a whole timeout, past 3 s.
+    settled()
+    server = KeptAliveServer(b"HTTP/1.1 200 OK\r\n", b"X-Padding: slow\r\n", moments=(1.0, 1.8))
+    harness.environ["JOBSTEP_ENDPOINT"] = f"http://127.0.0.1:{server.port}"
+    try:
+        first = harness.call({"job_id": "job-1"})
+        began = time.monotonic()
+        answer = harness.call({"job_id": "job-1"}, agency(timeout=3.0))
+        took = time.monotonic() - began
+    finally:
+        server.close()
+
+    assert first["status"] == "RUNNING" and first["error"] is None
+    assert 1.8 <= took <= 3.0 - MARGIN, took
+    assert not answer["done"] and answer["error"]["type"] == "timeout" and answer["error"]["retryable"]
+    assert server.connections == 1

@@ -1,16 +1,22 @@
 """The job API client: one signed GET of the job, its answer as a Job or a Failure. Never raises."""
 
+import http.client
+import io
 import json
+import socket
 import threading
+import time
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from . import errors
@@ -20,8 +26,141 @@ from .model import MAX_WAIT_LIMIT, Failure, FailureKind, Reply
 from .redact import Secrets
 from .services import JobApi
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 MAX_BODY = 1024 * 1024  # a job answer is a few hundred bytes; more is not the job API
 CONNECT_TIMEOUT = 2.0  # a regional endpoint connects in milliseconds
+
+
+class _Caller(threading.local):
+    """What a thread that runs a request in its caller's place knows of it: the call's deadline (time.monotonic()),
+    None on every other thread (a worker's requests keep requests' own timeouts); the read timeout the request gave
+    requests; and whether a read ran out of the deadline."""
+
+    deadline: Optional[float] = None
+    read_timeout = 0.0
+    deadline_passed = False
+
+
+_CALLER = _Caller()
+
+
+class _NeedsConnection(Exception):
+    """A request in the caller's thread needs a new connection: nothing was sent, and a worker sends it.
+
+    Derived from neither OSError nor an HTTP error, so that neither urllib3's connection pool nor requests' adapter
+    reads it as a failed connection: it leaves `session.get` as it is (urllib3 connectionpool.py,
+    HTTPConnectionPool.urlopen, catches only TimeoutError, HTTPException, OSError, ProtocolError and TLS errors, and
+    closes the connection in its `finally`; requests adapters.py, HTTPAdapter.send, only ProtocolError, OSError and
+    urllib3's errors)."""
+
+
+class _DeadlineReads(io.RawIOBase):
+    """A response's socket reads, each bounded by what is left of the call: before every read the socket's timeout
+    becomes the time to the deadline (or the read timeout given to requests, if shorter, as on a worker), and past
+    the deadline the read fails as a socket timeout.
+
+    http.client reads the status line and each header line with `fp.readline` and the body with `fp.read`, where
+    `fp` is `sock.makefile("rb")`, a BufferedReader over a SocketIO whose `readinto` is one `sock.recv_into` bounded
+    by the socket's timeout (CPython Lib/http/client.py, HTTPResponse.__init__, _read_status, parse_headers,
+    _safe_read; Lib/socket.py, socket.makefile, SocketIO.readinto). urllib3 sets that timeout once per request (its
+    read timeout; urllib3 connection.py, HTTPConnection.getresponse), so a server that sends a byte per timeout could
+    keep the request for hours; here every `recv_into` gets only the rest of the deadline, so however the server
+    trickles its headers or body, the last read ends by the deadline. On a TLS socket one `recv_into` is bounded as a
+    whole by the timeout too (CPython Modules/_ssl.c, _ssl__SSLSocket_read_impl, waits with a deadline)."""
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, deadline: float, read_timeout: float):
+        super().__init__()
+        self._raw, self._sock, self._deadline, self._read_timeout = raw, sock, deadline, read_timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def readinto(self, buffer: "WriteableBuffer") -> Optional[int]:
+        left = self._deadline - time.monotonic()
+        try:
+            if left <= 0:  # settimeout would refuse a negative time, and read 0 as "do not wait"
+                raise socket.timeout("the call's deadline has passed")
+            self._sock.settimeout(min(left, self._read_timeout))
+            return self._raw.readinto(buffer)
+        except socket.timeout:
+            # urllib3 reads a socket timeout as a ReadTimeoutError (connectionpool.py,
+            # HTTPConnectionPool._raise_timeout; response.py, HTTPResponse._error_catcher), which requests raises as a
+            # ReadTimeout for the headers but as a ConnectionError for the body (models.py, Response.iter_content).
+            # When the deadline ended it, the call answers as a worker's caller does when it stops waiting.
+            _CALLER.deadline_passed = left <= self._read_timeout
+            raise
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()  # the SocketIO: its socket stays open for the connection (socket.py, SocketIO.close)
+        super().close()
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client's response, with reads bounded by the call's deadline when the caller's thread runs it.
+
+    http.client builds its response as `self.response_class(self.sock, ...)` (Lib/http/client.py,
+    HTTPConnection.getresponse), and urllib3 gets its response from there ("an instance of HTTPResponse or of
+    whatever object is returned by the response_class variable", urllib3 connection.py, HTTPConnection.getresponse).
+    The file http.client made of the socket is taken apart before anything is read from it (io's
+    BufferedIOBase.detach: the raw SocketIO, not closed) and read again through _DeadlineReads."""
+
+    def __init__(self, sock: socket.socket, debuglevel: int = 0, method: Optional[str] = None,
+                 url: Optional[str] = None):
+        super().__init__(sock, debuglevel, method, url)
+        deadline = _CALLER.deadline
+        if deadline is not None:
+            self.fp = io.BufferedReader(_DeadlineReads(self.fp.detach(), sock, deadline, _CALLER.read_timeout))
+
+
+def _refuse_in_caller() -> None:
+    """A connection is opened only through HTTPConnection.connect() ("called automatically when making a request if
+    the client does not already have a connection", Python's http.client documentation; urllib3 calls it from
+    HTTPSConnectionPool._validate_conn for HTTPS, and http.client from HTTPConnection.send for HTTP): the DNS
+    lookup, the TCP connect and the TLS handshake, which no socket timeout bounds as a whole (DNS not at all). In
+    the caller's thread it is refused, before any of them: the request goes to a worker."""
+    if _CALLER.deadline is not None:
+        raise _NeedsConnection()
+
+
+class _Connection(HTTPConnection):
+    response_class = _Response
+
+    def connect(self) -> None:
+        _refuse_in_caller()
+        super().connect()
+
+
+class _TLSConnection(HTTPSConnection):
+    response_class = _Response
+
+    def connect(self) -> None:
+        _refuse_in_caller()
+        super().connect()
+
+
+class _ConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _Connection  # what the pool makes its connections of (urllib3 connectionpool.py, _new_conn)
+
+
+class _TLSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, whose connections are _Connection and _TLSConnection: init_poolmanager is the documented
+    way to set up an adapter's PoolManager (requests' advanced guide, Transport Adapters), and a PoolManager makes
+    its pools from its own `pool_classes_by_scheme` ("so other PoolManagers can override them", urllib3
+    poolmanager.py, PoolManager.__init__ and _new_pool)."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _ConnectionPool, "https": _TLSConnectionPool}
 
 
 def new_session() -> requests.Session:
@@ -36,7 +175,7 @@ def new_session() -> requests.Session:
     session.trust_env = False
     session.verify = True
     retry = Retry(total=1, connect=1, read=False, status=0, other=0, redirect=0, respect_retry_after_header=False)
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = _Adapter(max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -141,7 +280,42 @@ def _get(session: requests.Session, api: JobApi, url: str, headers: dict[str, st
     except requests.Timeout:
         return Failure(FailureKind.TIMEOUT, errors.no_answer(budget))
     except requests.RequestException as exc:
+        if _CALLER.deadline_passed:  # the call's deadline ended a read of the body (see _DeadlineReads)
+            return Failure(FailureKind.TIMEOUT, errors.no_answer(budget))
         return Failure(FailureKind.CONNECTION, errors.unreachable(urlsplit(url).netloc, exc))
+
+
+def _may_reuse(session: requests.Session, url: str) -> bool:
+    """Whether a request of `url` may find a kept-alive connection, so that it is worth trying in the caller's
+    thread: the session is new_session()'s, with no proxy, and its PoolManager has a pool (urllib3 poolmanager.py,
+    PoolManager.pools), i.e. it has connected before. When it has not (an instance's first call), the request goes
+    straight to a worker. Whether a connection is really there is known only when urllib3 takes one from the pool
+    (HTTPConnectionPool._get_conn: the last one put back, closed first if its socket was dropped), and
+    _refuse_in_caller is what keeps the caller's thread off a new one."""
+    if session.trust_env or session.proxies:
+        return False
+    try:
+        adapter = session.get_adapter(url)
+    except requests.RequestException:  # no adapter for the scheme: the worker gives the failure
+        return False
+    return isinstance(adapter, _Adapter) and len(adapter.poolmanager.pools) > 0
+
+
+def _in_caller(task: Callable[[], Reply], deadline: float, read_timeout: float) -> Optional[Reply]:
+    """The task's reply, run in this thread with every read bounded by `deadline` as well as by `read_timeout`, the
+    one it gives requests; None if it needed a new connection, before anything was sent.
+
+    The request itself, a GET of a few hundred bytes, goes out within the connect timeout: urllib3 gives the socket
+    that timeout before sending on a reused connection (connection.py, HTTPConnection.request; connectionpool.py,
+    _make_request), a plain socket's sendall counts it as "the maximum total duration to send all data" (Python's
+    socket documentation, socket.sendall), and over TLS so few bytes are one record, one send."""
+    _CALLER.deadline, _CALLER.read_timeout, _CALLER.deadline_passed = deadline, read_timeout, False
+    try:
+        return task()
+    except _NeedsConnection:
+        return None
+    finally:
+        _CALLER.deadline, _CALLER.deadline_passed = None, False
 
 
 class _Call:
@@ -156,10 +330,10 @@ class _Call:
 
 
 class _Pool:
-    """Threads that run one request at a time, kept for the next warm call (starting a thread per call costs more
-    than handing the request to one that waits). A request whose caller stopped waiting goes on until its socket
-    timeouts end it, which a job API that trickles its answer can put off for hours: at most `limit` of them at
-    once, after which a call answers at once instead of leaving one more thread and socket behind."""
+    """Threads that run one request at a time on a new connection, kept for the next one (starting a thread per call
+    costs more than handing the request to one that waits). A request whose caller stopped waiting goes on until its
+    socket timeouts end it, which a job API that trickles its answer can put off for hours: at most `limit` of them
+    at once, after which a call answers at once instead of leaving one more thread and socket behind."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -241,13 +415,24 @@ def fetch_job(session: requests.Session, target: Target, credentials: Credential
     requests' timeouts bound each socket operation, not the request ("not a time limit on the entire response
     download", requests' quickstart, Timeouts), and nothing bounds a DNS lookup. A job API that trickles its
     headers or body, stalls a TLS handshake or answers DNS slowly would keep the call past the function's own
-    timeout, so the request runs on a worker thread that the caller stops waiting for when the budget is
-    spent; the worker's socket timeouts end the request later, and _Pool bounds how many do so at once.
+    timeout. So a request on a kept-alive connection (a warm call: no DNS, no connect, no TLS handshake) runs in
+    the caller's thread with each read bounded by the deadline (_DeadlineReads), and one that needs a new
+    connection runs on a worker thread that the caller stops waiting for when the budget is spent; the worker's
+    socket timeouts end the request later, and _Pool bounds how many do so at once.
     """
+    began = time.monotonic()
     headers = signed_headers(target.url, credentials, target.project_id, now)
     authorization = headers["Authorization"]
     # The Authorization value holds nothing else secret: the access key and the signature.
     secrets = Secrets.of(credentials.ak, credentials.sk, credentials.security_token or "",
                          authorization.rpartition("Signature=")[2])
-    reply = _POOL.run(lambda: _get(session, target.api, target.url, headers, secrets, now, budget), budget)
+
+    def task() -> Reply:
+        return _get(session, target.api, target.url, headers, secrets, now, budget)
+
+    if _may_reuse(session, target.url):
+        warm = _in_caller(task, began + budget, timeouts(budget)[1])
+        if warm is not None:
+            return warm
+    reply = _POOL.run(task, budget - (time.monotonic() - began))
     return reply if reply is not None else Failure(FailureKind.TIMEOUT, errors.no_answer(budget))
