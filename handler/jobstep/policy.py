@@ -91,8 +91,8 @@ class Policy(NamedTuple):
                 return verdict(True, Status.FAIL, None, errors.job_failed(reply))
             if until_deadline <= 0:
                 return timeout(None)
-            seconds = self.progress_delay(reading, max(age, 0.0), at, poll.progress)
-            return verdict(False, status, _whole(seconds * (1 - self.jitter * draw), until_deadline), None)
+            seconds = self.progress_delay(reading, max(age, 0.0), at, poll.progress, draw)
+            return verdict(False, status, _whole(seconds, until_deadline), None)
 
         error = errors.classify(reply)
         if reply.http_status == 404:
@@ -117,15 +117,18 @@ class Policy(NamedTuple):
         return min(self.max_delay, max(self.min_delay, self.growth * max(age, 0.0)))
 
     def progress_delay(
-        self, reading: Optional[progress.Reading], age: float, at: float, last: Optional[Track]
+        self, reading: Optional[progress.Reading], age: float, at: float, last: Optional[Track], draw: float = 0.0
     ) -> float:
-        """Seconds before asking again a running job: aimed at its end while its progress keeps a steady pace
-        (progress.py), soon when it says it is nearly done, blind otherwise."""
-        if reading is not None and progress.follows(reading, age, at, last):
-            return max(self.min_delay, min(self.max_aimed_delay, progress.aimed_delay(reading, age, at, last)))
-        if progress.nearly_done(reading):
-            return min(self.blind_delay(age), max(self.min_delay, progress.NOISE * age))
-        return self.blind_delay(age)
+        """Seconds before asking again a running job, jittered by `draw`: a hedge past the soonest end its progress
+        makes plausible while it keeps its pace (progress.py); the sooner of that and blind polling when it stalled,
+        slowed or went back, or may be done already; blind polling while it says nothing. The jitter of an aimed
+        delay draws down its hedge only, so that it never comes before the soonest end."""
+        blind = self.blind_delay(age) * (1 - self.jitter * draw)
+        aimed = progress.aimed_delay(reading, age, at, last, self.jitter * draw) if reading is not None else None
+        if reading is None or aimed is None:
+            return blind
+        aimed = max(self.min_delay, min(self.max_aimed_delay, aimed))
+        return aimed if progress.follows(reading, age, at, last) else min(aimed, blind)
 
     def running_delay(
         self, started_at: datetime, job: Optional[Job], now: datetime, until_deadline: float, draw: float

@@ -231,7 +231,7 @@ class JobSimulator(Loopback):
     def __init__(
         self,
         project_id: str,
-        keys: dict[str, tuple[str, Optional[str]]],
+        keys: Mapping[str, tuple[str, Optional[str]]],
         clock: Callable[[], float] = time.time,
         tls: Optional[ssl.SSLContext] = None,
         services: Mapping[str, JobApi] = SERVICES,
