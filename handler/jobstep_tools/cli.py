@@ -4,7 +4,6 @@ the embedded simulator if you like (--simulate), and make and ship what is deplo
 import argparse
 import json
 import os
-import re
 import secrets
 import signal
 import sys
@@ -20,11 +19,11 @@ from jobstep import __version__
 from jobstep.client import new_session
 from jobstep.config import load_config
 from jobstep.events import Query, read_trigger
-from jobstep.model import MAX_WAIT_LIMIT, ConfigError, Status, valid_id, valid_region
+from jobstep.model import ConfigError, Status, valid_id
 from jobstep.services import DEFAULT_SERVICE, SERVICES
 from jobstep.step import Runtime, handle, read_code_file
 
-from . import deploy, start
+from . import deploy, options, start
 from .command import INTERRUPTED
 from .flow import MAX_STATES, definition, longest_wait
 from .local import LocalContext
@@ -292,62 +291,11 @@ def _flow_wait(args: argparse.Namespace) -> None:
                          " longer sleeps); a timer trigger or an API Gateway client waits without that bound")
 
 
-# Options are checked as they are typed, so that a mistake is named by the option the user wrote (argparse's
-# "argument --max-wait: ...") rather than by the field of the event it would have become.
-def _seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if not 1 <= value <= MAX_WAIT_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_WAIT_LIMIT} seconds, not {value}")
-    return value
-
-
-def _job_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value <= 24 * 3600:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 86400 seconds, not {text}")
-    return value
-
-
-def _checked(check: Callable[[str], bool], what: str) -> Callable[[str], str]:
-    def read(text: str) -> str:
-        if not check(text):
-            raise argparse.ArgumentTypeError(f"{text!r:.80} is not {what}")
-        return text
-    return read
-
-
-# FunctionGraph's function model: urn:fss:<region>:<project id>:function:<package>:<name>[:<version or alias>]
-# (https://support.huaweicloud.com/intl/en-us/api-functiongraph/functiongraph_06_0102.html).
-_FUNCTION_URN = re.compile(r"urn:fss:[^:\s]+:[^:\s]+:function:[^:\s]+:[^:\s]+(:[^:\s]+)?")
-_JOB_ID = _checked(valid_id, "a job id (1-64 letters, digits or -)")
-_REGION = _checked(valid_region, "a region such as ap-southeast-1")
-_PROJECT_ID = _checked(valid_id, "a project ID (letters, digits or -; the project's ID, not its name)")
-
-
-def _service(text: str) -> str:
-    """A job API of the registry: the built-in ones and JOBSTEP_SERVICES' (read as the function reads it)."""
-    try:
-        names = list(load_config(os.environ, read_code_file).services)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if text not in names:
-        raise argparse.ArgumentTypeError(f"{text!r:.40} is not a job API; choose from {', '.join(names)}")
-    return text
-_URN = _checked(lambda text: _FUNCTION_URN.fullmatch(text) is not None,
-                "a function URN (urn:fss:<region>:<project id>:function:<package>:<name>)")
-
-
 def _simulation_options(command: argparse.ArgumentParser) -> None:
     offline = command.add_argument_group("try it offline")
     offline.add_argument("--simulate", action="store_true",
                          help="answer from an embedded job API on loopback instead of the cloud (no account needed)")
-    offline.add_argument("--job-seconds", type=_job_seconds,
+    offline.add_argument("--job-seconds", type=options.JOB_SECONDS,
                          help=f"how long the simulated job runs (default {DEMO_SECONDS:.0f})")
     offline.add_argument("--job-fails", action="store_true", help="the simulated job ends with FAIL")
     offline.add_argument("--job-silent", action="store_true",
@@ -360,14 +308,16 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("demo", help="run the loop against an embedded simulator of the job API (no account needed)")
     polling = commands.add_parser("poll", help="call the step until the job ends; exit 0 SUCCESS, 1 FAIL, 2 otherwise")
-    polling.add_argument("job_id", nargs="?", type=_JOB_ID, help="the job to wait for")
+    polling.add_argument("job_id", nargs="?", type=options.JOB_ID, help="the job to wait for")
     polling.add_argument("--resume", metavar="RESULT",
                          help="go on from a result printed before (a file, - for standard input, or inline JSON)")
-    polling.add_argument("--service", type=_service, help=f"the job's API (default: JOBSTEP_SERVICE or"
+    polling.add_argument("--service", type=options.service,
+                         help=f"the job's API (default: JOBSTEP_SERVICE or"
                          f" {DEFAULT_SERVICE})")
-    polling.add_argument("--region", type=_REGION, help="e.g. ap-southeast-1 (default: JOBSTEP_REGION)")
-    polling.add_argument("--project-id", type=_PROJECT_ID, help="default: HUAWEICLOUD_SDK_PROJECT_ID")
-    polling.add_argument("--max-wait", type=_seconds, help="seconds before giving up with TIMEOUT (default 3600)")
+    polling.add_argument("--region", type=options.REGION, help="e.g. ap-southeast-1 (default: JOBSTEP_REGION)")
+    polling.add_argument("--project-id", type=options.PROJECT_ID, help="default: HUAWEICLOUD_SDK_PROJECT_ID")
+    polling.add_argument("--max-wait", type=options.SECONDS,
+                         help="seconds before giving up with TIMEOUT (default 3600)")
     _simulation_options(polling)
     invoking = commands.add_parser("invoke", help="one call of the handler with a local context")
     invoking.add_argument("event", help="the event: a JSON file, - for standard input, or inline JSON")
@@ -376,11 +326,13 @@ def parser() -> argparse.ArgumentParser:
     packaging.add_argument("--out", default=str(DEFAULT_OUT), help=f"a file, or a folder (an existing one, or a path"
                            f" ending with /) (default: {DEFAULT_OUT})")
     flowing = commands.add_parser("flow", help="print a function flow (workflows API body) that loops the step")
-    flowing.add_argument("--function-urn", required=True, type=_URN, help="the deployed function's URN")
-    flowing.add_argument("--max-wait", type=_seconds, help="seconds the flow waits at most (default: JOBSTEP_MAX_WAIT,"
-                         " or as long as 100 states allow)")
+    flowing.add_argument("--function-urn", required=True, type=options.FUNCTION_URN,
+                         help="the deployed function's URN")
+    flowing.add_argument("--max-wait", type=options.SECONDS,
+                         help="seconds the flow waits at most (default: JOBSTEP_MAX_WAIT; at most as long as 100 states"
+                         " allow)")
     deploy.add_parser(commands)
-    start.add_parser(commands, _service)
+    start.add_parser(commands)
     for command in commands.choices.values():
         command.set_defaults(usage=command)  # a rule that spans options is reported with its command's usage
     return top

@@ -16,7 +16,6 @@ Functional core: pure functions build the requests (deploy.Call) and read the an
 import argparse
 import json
 import os
-import re
 import signal
 import time
 from collections.abc import Mapping
@@ -25,9 +24,9 @@ from typing import Any, Callable, NamedTuple, Optional, TextIO, Union
 
 from jobstep.config import base_url
 from jobstep.credentials import Credentials, credentials_problem, find_credentials
-from jobstep.model import ConfigError, valid_id, valid_region
+from jobstep.model import ConfigError, valid_region
 
-from . import deploy
+from . import deploy, options
 from .command import INTERRUPTED
 from .deploy import LIST_WORKFLOWS, Call, Operation, Sender, Stop
 
@@ -179,17 +178,6 @@ def explain(doing: str, status: int, code: str, message: str) -> str:
 
 # ---- options -------------------------------------------------------------------------------------------------------
 
-_PROJECT_ID = re.compile(r"[A-Za-z0-9]{32}")  # as deploy checks it (CreateWorkflow, functiongraph_06_1004)
-
-
-def _typed(check: Callable[[str], bool], what: str) -> Callable[[str], str]:
-    def read(text: str) -> str:
-        if not check(text):
-            raise argparse.ArgumentTypeError(f"{text!r:.80} is not {what}")
-        return text
-    return read
-
-
 def _endpoint(text: str) -> str:
     try:
         return base_url(text, "--endpoint", "https://functiongraph.ap-southeast-1.myhuaweicloud.com")
@@ -197,26 +185,23 @@ def _endpoint(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc).replace("--endpoint ", "", 1)) from None
 
 
-def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
-               service: Callable[[str], str]) -> None:
-    """The `start` subcommand; `service` checks --service as `poll` does."""
+def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """The `start` subcommand."""
     starting = commands.add_parser(
         "start", allow_abbrev=False,
         help="start the deployed flow for a job and follow it to its verdict; exit 0 SUCCESS, 1 FAIL, 2 otherwise",
         description="Start the function flow `jobstep deploy` made for a job, follow its execution to its end with a"
                     " line per answer of the function, then print the final result and exit by its verdict."
                     " Credentials: HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN).")
-    starting.add_argument("job_id", type=_typed(valid_id, "a job id (1-64 letters, digits or -)"),
-                          help="the job to wait for")
-    starting.add_argument("--service", type=service, help="the job's API (default: the function's, elb)")
-    starting.add_argument("--region", type=_typed(valid_region, "a region such as ap-southeast-1"),
-                          help="the flow's region (default: JOBSTEP_REGION)")
-    starting.add_argument("--project-id", type=_typed(lambda text: _PROJECT_ID.fullmatch(text) is not None,
-                                                      "a project ID (32 letters or digits)"),
-                          help="the region's project ID (default: HUAWEICLOUD_SDK_PROJECT_ID)")
-    starting.add_argument("--flow-name", type=_typed(lambda text: 0 < len(text) <= 64 and text.isprintable()
-                                                     and not any(c.isspace() for c in text), "a flow name (1-64"
-                                                     " characters without spaces)"),
+    starting.add_argument("job_id", type=options.JOB_ID, help="the job to wait for")
+    starting.add_argument("--service", type=options.service, help="the job's API (default: the function's, elb)")
+    starting.add_argument("--region", type=options.REGION, help="the flow's region (default: JOBSTEP_REGION)")
+    starting.add_argument("--project-id", type=options.checked(
+        lambda text: options.FUNCTIONGRAPH_PROJECT_ID.fullmatch(text) is not None, "a project ID (32 letters or"
+        " digits)"), help="the region's project ID (default: HUAWEICLOUD_SDK_PROJECT_ID)")
+    flow_name = options.checked(lambda text: 0 < len(text) <= 64 and options.visible(text),
+                                "a flow name (1-64 characters without spaces)")
+    starting.add_argument("--flow-name", type=flow_name,
                           default=deploy.FLOW_NAME, help=f"the flow's name (default: {deploy.FLOW_NAME})")
     starting.add_argument("--endpoint", type=_endpoint, help="FunctionGraph's base URL (default: the region's)")
 
@@ -226,7 +211,7 @@ def check(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
     project: str = args.project_id or environ.get("HUAWEICLOUD_SDK_PROJECT_ID") or ""
     if not project:
         args.usage.error("give --project-id, or set HUAWEICLOUD_SDK_PROJECT_ID")
-    if not _PROJECT_ID.fullmatch(project):
+    if not options.FUNCTIONGRAPH_PROJECT_ID.fullmatch(project):
         args.usage.error(f"HUAWEICLOUD_SDK_PROJECT_ID must be a project ID (32 letters or digits), not"
                          f" {project!r:.40}")
     region: str = args.region or environ.get("JOBSTEP_REGION") or ""
