@@ -1,6 +1,8 @@
 """The fixtures: the loopback job API on a simulated clock, and a warm runtime that calls the handler. What the tests
 share besides fixtures is in helpers.py."""
 
+import os
+
 import pytest
 from helpers import AK, PROJECT, SK, START, TEMP_AK, TEMP_SK, TOKEN, Harness
 from hypothesis import settings
@@ -12,6 +14,18 @@ from jobstep_tools.simulator import JobSimulator
 # The same examples on every run and every machine: a failure seen once is seen again.
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.load_profile("deterministic")
+
+
+@pytest.fixture
+def long_term_keys(monkeypatch):
+    """For the deploy and start commands: long-term keys in the SDK's variables, and nothing else of this machine's
+    environment that they read (no other HUAWEICLOUD_SDK_ or JOBSTEP_ variable)."""
+    for name in list(os.environ):
+        if name.startswith(("HUAWEICLOUD_SDK_", "JOBSTEP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", AK)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", SK)
+    return monkeypatch
 
 
 @pytest.fixture

@@ -59,10 +59,9 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 import huaweicloudsdkfunctiongraph.v2.model as models
 from jobstep_tools import sigcheck
 from jobstep_tools.local import LocalContext
-from jobstep_tools.simulator import Loopback
+from jobstep_tools.simulator import SIGNATURE_FAIL, TOKEN_FAIL, Loopback
 from test_flow import matches, to_model, walk
 
-_SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
 _REQUIRED = re.compile(r"^        self\.(\w+) = \1$", re.MULTILINE)
 # CreateFunction's rules (functiongraph_06_0108, and the SDK's CreateFunctionRequestBody docstring).
 _FUNCTION_NAME = re.compile(r"[A-Za-z]([A-Za-z0-9_-]{0,58}[A-Za-z0-9])?")
@@ -263,6 +262,48 @@ _OPERATIONS = {
 _PATH_PARAMETERS = {"function_urn", "workflow_id", "execution_id", "body"}
 
 
+Query = tuple[tuple[str, str], ...]
+
+
+def received(method: str, target: str, headers: Mapping[str, str], body: bytes,
+             keys: sigcheck.Keys) -> tuple[str, Query, dict[str, str], Optional[str]]:
+    """A request to a stand-in: its path, query, lowered headers, and what is wrong with its signature or token
+    (None when nothing)."""
+    parts = urlsplit(target)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    query = tuple(parse_qsl(parts.query, keep_blank_values=True))
+    return unquote(parts.path), query, lowered, sigcheck.check(method, target, headers, body, keys)
+
+
+def json_api(answer: Callable[[str, str, dict[str, str], bytes], tuple[int, Any]], trace_header: str) -> type:
+    """The HTTP handler of a stand-in JSON API (FunctionGraph's, IAM's): `answer(method, path, headers, body)` gives
+    the status and the JSON (None: no body); every reply carries a request id in `trace_header`, as the API's do."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, data = answer(self.command, self.path, dict(self.headers.items()), body)
+            payload = b"" if data is None else json.dumps(data).encode()
+            self.send_response(status)
+            if payload:
+                self.send_header("Content-Type", "application/json")
+            self.send_header(trace_header, uuid.uuid4().hex)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = _serve
+
+    return Handler
+
+
 class FunctionGraphStandIn(Loopback):
     """FunctionGraph for one project of one region on 127.0.0.1. `keys` maps each access key to (secret key, token
     or None). `page_size` lowers the most a list page holds (the API's most is 400), to make paging visible."""
@@ -278,11 +319,7 @@ class FunctionGraphStandIn(Loopback):
         self.seen: list[Seen] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
-        super().__init__(self._handler_class())
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(json_api(self.answer, "X-Request-Id"))
 
     def urn(self, name: str) -> str:
         return f"urn:fss:{self.region}:{self.project_id}:function:default:{name}"
@@ -306,27 +343,17 @@ class FunctionGraphStandIn(Loopback):
     # ---- the API ---------------------------------------------------------------------------------------------------
 
     def answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
-        lowered = {name.lower(): value for name, value in headers.items()}
-        parts = urlsplit(target)
-        path, query = unquote(parts.path), tuple(parse_qsl(parts.query, keep_blank_values=True))
-        verdict = sigcheck.verify(method, target, headers, body, self._secret_for)
+        path, query, lowered, verdict = received(method, target, headers, body, self.keys)
         with self._lock:
             self.seen.append(Seen(method, path, query, verdict))
         if verdict:
-            return 401, {"error_code": "APIGW.0301", "error_msg": _SIGNATURE_FAIL, "request_id": uuid.uuid4().hex}
-        access_key = sigcheck.parse_authorization(lowered["authorization"])[0]
-        token = self.keys[access_key][1]
-        if token is not None and lowered.get("x-security-token") != token:
-            return 401, {"error_code": "APIGW.0301",
-                         "error_msg": "Incorrect IAM authentication information: invalid token"}
+            said = TOKEN_FAIL if verdict == sigcheck.INVALID_TOKEN else SIGNATURE_FAIL
+            return 401, {"error_code": "APIGW.0301", "error_msg": said, "request_id": uuid.uuid4().hex}
         try:
             return self._route(method, path, query, lowered, body)
         except Invalid as problem:
             return problem.status, {"error_code": problem.code, "error_msg": problem.message,
                                     "request_id": uuid.uuid4().hex}
-
-    def _secret_for(self, access_key: str) -> Optional[str]:
-        return self.keys[access_key][0] if access_key in self.keys else None
 
     def _route(self, method: str, path: str, query: tuple, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
         for name, pattern in _ROUTES:
@@ -633,29 +660,3 @@ class FunctionGraphStandIn(Loopback):
         answer = {"executions": [brief for brief in reversed(listed) if wanted in (None, brief["status"])]}
         load("ListWorkflowExecutionsResponse", answer)
         return 200, answer
-
-    def _handler_class(self) -> type:
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, answer = stand_in.answer(self.command, self.path, dict(self.headers.items()), body)
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("X-Request-Id", uuid.uuid4().hex)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = _serve
-
-        return Handler

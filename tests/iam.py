@@ -25,12 +25,11 @@ import re
 import threading
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple, Optional
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import huaweicloudsdkiam.v3.model as models
-from functiongraph import Schema
+from functiongraph import Schema, json_api, received
 from jobstep_tools import sigcheck
 from jobstep_tools.simulator import Loopback
 
@@ -106,11 +105,7 @@ class IamStandIn(Loopback):
         self.granted: dict[tuple[str, str], list[str]] = {}  # (project id, agency id) -> role ids, in grant order
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        super().__init__(self._handler_class())
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(json_api(self.answer, "X-IAM-Trace-Id"))
 
     def role_id(self, display_name: str) -> str:
         return next(role["id"] for role in self.roles if role["display_name"] == display_name)
@@ -132,28 +127,20 @@ class IamStandIn(Loopback):
     # ---- the API ---------------------------------------------------------------------------------------------------
 
     def answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
-        lowered = {name.lower(): value for name, value in headers.items()}
-        parts = urlsplit(target)
-        path, query = unquote(parts.path), tuple(parse_qsl(parts.query, keep_blank_values=True))
-        verdict = sigcheck.verify(method, target, headers, body, self._secret_for)
+        path, query, lowered, verdict = received(method, target, headers, body, self.keys)
         with self._lock:
             self.seen.append(Seen(method, path, query, verdict))
         try:
+            if verdict == sigcheck.INVALID_TOKEN:
+                raise Invalid(401, "The request you have made requires authentication: invalid token.")
             if verdict:
                 raise Invalid(401, "The request you have made requires authentication.")
-            access_key = sigcheck.parse_authorization(lowered["authorization"])[0]
-            token = self.keys[access_key][1]
-            if token is not None and lowered.get("x-security-token") != token:
-                raise Invalid(401, "The request you have made requires authentication: invalid token.")
             if lowered.get("x-domain-id", DOMAIN_ID) != DOMAIN_ID:
                 raise Invalid(401, "The request you have made requires authentication: X-Domain-Id.")
             return self._route(method, path, query, lowered, body)
         except Invalid as problem:
             return problem.status, {"error": {"code": problem.status, "message": problem.message,
                                               "title": _TITLES.get(problem.status, "Error")}}
-
-    def _secret_for(self, access_key: str) -> Optional[str]:
-        return self.keys[access_key][0] if access_key in self.keys else None
 
     def _route(self, method: str, path: str, query: tuple, headers: Mapping[str, str], body: bytes) -> tuple[int, Any]:
         for route in _ROUTES:
@@ -268,30 +255,3 @@ class IamStandIn(Loopback):
         if role["id"] not in held:
             held.append(role["id"])
         return 204, None
-
-    def _handler_class(self) -> type:
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, answer = stand_in.answer(self.command, self.path, dict(self.headers.items()), body)
-                payload = b"" if answer is None else json.dumps(answer).encode()
-                self.send_response(status)
-                if payload:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("X-IAM-Trace-Id", uuid.uuid4().hex)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = _serve
-
-        return Handler

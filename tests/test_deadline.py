@@ -25,12 +25,10 @@ MARGIN = 0.5  # seconds the handler must still have when it answers
 TRICKLE_SECONDS = 0.2
 
 
-class SlowServer:
-    """A TCP server on 127.0.0.1 that reads the request, then sends `opening` and a byte of `trickle` every
-    TRICKLE_SECONDS until stopped; with neither, it accepts and never answers (a stalled TLS handshake)."""
+class Listener:
+    """A TCP server on 127.0.0.1 that talks to each connection on its own thread (`talk`) until closed."""
 
-    def __init__(self, opening: bytes = b"", trickle: bytes = b""):
-        self.opening, self.trickle = opening, trickle
+    def __init__(self) -> None:
         self.stopped = threading.Event()
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -48,6 +46,22 @@ class SlowServer:
             threading.Thread(target=self.talk, args=(connection,), daemon=True).start()
 
     def talk(self, connection: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+class SlowServer(Listener):
+    """A TCP server on 127.0.0.1 that reads the request, then sends `opening` and a byte of `trickle` every
+    TRICKLE_SECONDS until stopped; with neither, it accepts and never answers (a stalled TLS handshake)."""
+
+    def __init__(self, opening: bytes = b"", trickle: bytes = b""):
+        self.opening, self.trickle = opening, trickle
+        super().__init__()
+
+    def talk(self, connection: socket.socket) -> None:
         with connection:
             try:
                 if self.opening or self.trickle:
@@ -60,10 +74,6 @@ class SlowServer:
                 self.stopped.wait()
             except OSError:
                 return
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.listener.close()
 
 
 def trickled_headers(harness):
@@ -167,7 +177,7 @@ JOB = b'{"status": "RUNNING"}'
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(JOB), JOB)
 
 
-class KeptAliveServer:
+class KeptAliveServer(Listener):
     """A job API on 127.0.0.1 (with `tls`, a server-side SSLContext, over TLS) that answers the first request on each
     connection at once, keeping it open, and the second with `opening`, then a byte of `trickle` every
     TRICKLE_SECONDS (or, with `moments`, a byte at each of these seconds after the opening, then nothing) for
@@ -178,22 +188,8 @@ class KeptAliveServer:
                  moments: tuple[float, ...] = ()):
         self.opening, self.trickle, self.tls, self.close_first = opening, trickle, tls, close_first
         self.moments = moments or tuple(TRICKLE_SECONDS * n for n in range(1, 1000))
-        self.stopped = threading.Event()
-        self.connections = 0
         self.requests = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self) -> None:
-        self.listener.settimeout(0.1)
-        while not self.stopped.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self.talk, args=(connection,), daemon=True).start()
+        super().__init__()
 
     def read_request(self, connection) -> None:
         received = b""
@@ -226,10 +222,6 @@ class KeptAliveServer:
                 self.stopped.wait(opened + GIVE_UP_SECONDS - time.monotonic())
         except (OSError, ConnectionError):
             return
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.listener.close()
 
 
 def settled() -> None:

@@ -19,15 +19,8 @@ OTHER_PROJECT = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
 
 @pytest.fixture(autouse=True)
-def environ(monkeypatch):
-    for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-                 "HUAWEICLOUD_SDK_PROJECT_ID", "HUAWEICLOUD_SDK_DOMAIN_ID", "JOBSTEP_REGION", "JOBSTEP_SERVICE",
-                 "JOBSTEP_SERVICES", "JOBSTEP_MAX_WAIT", "JOBSTEP_MIN_DELAY", "JOBSTEP_MAX_DELAY",
-                 "JOBSTEP_DELAY_GROWTH", "JOBSTEP_NOT_FOUND_GRACE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", AK)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", SK)
-    return monkeypatch
+def environ(long_term_keys):
+    return long_term_keys
 
 
 @pytest.fixture

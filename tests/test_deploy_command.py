@@ -22,7 +22,7 @@ from functiongraph import FunctionGraphStandIn, Invalid, load
 from helpers import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN, refusing_url
 from jobstep.credentials import Credentials
 from jobstep.policy import Policy
-from jobstep_tools import cli, deploy
+from jobstep_tools import agency, cli, deploy, start
 from jobstep_tools.flow import definition
 from jobstep_tools.package import DEFAULT_OUT
 
@@ -34,15 +34,8 @@ REQUEST_LINE = re.compile(r"^\s*(GET|POST|PUT) (/\S+)$")
 
 
 @pytest.fixture(autouse=True)
-def environ(monkeypatch):
-    """Long-term keys in the SDK's variables, and nothing else of this machine's environment that deploy reads."""
-    for name in ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-                 "HUAWEICLOUD_SDK_PROJECT_ID", "JOBSTEP_REGION", "JOBSTEP_MAX_WAIT", "JOBSTEP_MIN_DELAY",
-                 "JOBSTEP_MAX_DELAY", "JOBSTEP_DELAY_GROWTH", "JOBSTEP_NOT_FOUND_GRACE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", AK)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", SK)
-    return monkeypatch
+def environ(long_term_keys):
+    return long_term_keys
 
 
 @pytest.fixture
@@ -408,3 +401,31 @@ def test_the_stand_in_reads_bodies_into_the_sdks_models_strictly(body, says):
     """Catches (in the stand-in): a check too loose to fail a body the real API would refuse."""
     with pytest.raises(Invalid, match=re.escape(says)):
         load("UpdateFunctionCodeRequestBody", body)
+
+
+KEYS_HINT = ("check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN with temporary keys),"
+             " ")
+
+
+@pytest.mark.parametrize("hints, status, code, said", [
+    (deploy.FUNCTIONGRAPH, 401, "APIGW.0301", f"401 APIGW.0301: said; {KEYS_HINT}the project and this machine's clock"),
+    (agency.IAM, 401, "401", f"401: said; {KEYS_HINT}this machine's clock"),
+    (deploy.FUNCTIONGRAPH, 403, "FSS.0403", "403 FSS.0403: said; the IAM user needs FunctionGraph permissions in this"
+     " project, e.g. the FunctionGraph FullAccess policy"),
+    (agency.IAM, 403, "403", "403: said; creating an agency needs IAM permissions (e.g. the Security Administrator"
+     " role): ask an administrator, or have one create the agency and pass only --agency"),
+    (start.FUNCTIONGRAPH, 404, "FSS.1051", "404 FSS.1051: said; the flow or its execution is not there: deploy it"
+     " with `jobstep deploy` (function flows are only in some regions: see FunctionGraph's documentation)"),
+    (deploy.FUNCTIONGRAPH, 404, "FSS.1051", "404 FSS.1051: said; fix what it says and run the command again (it"
+     " updates what exists)"),
+    (deploy.FUNCTIONGRAPH, 429, "APIGW.0308", "429 APIGW.0308: said; FunctionGraph is busy or failing: run the"
+     " command again in a minute (it updates what exists)"),
+    (agency.IAM, 500, "500", "500: said; IAM is busy or failing: run the command again in a minute (it keeps what"
+     " exists)"),
+    (start.FUNCTIONGRAPH, 499, "FSS.0499", "499 FSS.0499: said; fix what it says and run the command again"),
+])
+def test_an_error_answer_says_what_to_do_for_its_status_and_its_api(hints, status, code, said):
+    # The hints' table (deploy.explain) for each command. Catches: a status sent to another row (a 404 that is not
+    # start's read as a missing flow, 499 read as the API failing), a hint of one API given for another (IAM has no
+    # project to check), or a code that repeats the status.
+    assert deploy.explain(hints, "doing it", status, code, " said ") == f"{hints.prog}: doing it failed: HTTP {said}"

@@ -141,6 +141,19 @@ def test_a_recent_pace_counts_from_five_steps(earlier, waited):
     assert delay(percent(0.1), 100, Track(earlier, 99)) == waited
 
 
+def following_and_blind(harness, script, duration: float) -> list[tuple[int, float, str]]:
+    """An RDS job of `duration` whose `process` follows `script`, and the same job saying nothing, each looped to its
+    end: (polls, seconds seen after its end, last status) of each."""
+    loops = []
+    for job_id, scripted in (("following", script), ("blind", None)):
+        harness.simulator.add_job(job_id, service="rds", init_seconds=0, run_seconds=duration,
+                                  statuses=("Running", "Running"), outcome="Completed", script=scripted)
+        started = harness.clock.now
+        answers = harness.loop({"job_id": job_id, "service": "rds"})
+        loops.append((len(answers), harness.clock.now - started - duration, answers[-1]["status"]))
+    return loops
+
+
 def test_honest_progress_takes_half_the_polls_of_blind_polling_and_is_seen_ending_soon(harness):
     # The whole loop, through the handler and the simulator's scripted RDS "process", against the same job
     # saying nothing. Catches: progress that is read but not followed, or followed past the end.
@@ -149,14 +162,7 @@ def test_honest_progress_takes_half_the_polls_of_blind_polling_and_is_seen_endin
     def rds_percent(elapsed: float) -> dict[str, Any]:
         return {"progress": f"{math.floor(100 * min(0.99, elapsed / duration))}%" if elapsed < duration else ""}
 
-    loops = []
-    for job_id, script in (("following", rds_percent), ("blind", None)):
-        harness.simulator.add_job(job_id, service="rds", init_seconds=0, run_seconds=duration,
-                                  statuses=("Running", "Running"), outcome="Completed", script=script)
-        started = harness.clock.now
-        answers = harness.loop({"job_id": job_id, "service": "rds"})
-        loops.append((len(answers), harness.clock.now - started - duration, answers[-1]["status"]))
-    (following, late, status), (blind_polls, _, _) = loops
+    (following, late, status), (blind_polls, _, _) = following_and_blind(harness, rds_percent, duration)
 
     assert status == "SUCCESS" and following <= blind_polls / 2 and 0 <= late <= HEDGE * duration
 
@@ -172,14 +178,7 @@ def test_a_job_that_speeds_up_is_seen_ending_soon_with_fewer_polls_than_blind_po
         done = pace * min(elapsed, change) + 3 * pace * max(0.0, elapsed - change)
         return {"progress": f"{math.floor(100 * min(0.99, done))}%" if elapsed < duration else ""}
 
-    loops = []
-    for job_id, script in (("following", rds_percent), ("blind", None)):
-        harness.simulator.add_job(job_id, service="rds", init_seconds=0, run_seconds=duration,
-                                  statuses=("Running", "Running"), outcome="Completed", script=script)
-        started = harness.clock.now
-        answers = harness.loop({"job_id": job_id, "service": "rds"})
-        loops.append((len(answers), harness.clock.now - started - duration, answers[-1]["status"]))
-    (following, late, status), (blind_polls, _, _) = loops
+    (following, late, status), (blind_polls, _, _) = following_and_blind(harness, rds_percent, duration)
 
     assert status == "SUCCESS" and following < blind_polls and 0 <= late <= HEDGE * duration
 

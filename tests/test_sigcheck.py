@@ -1,8 +1,12 @@
 """The independent signature checker, proven on the signing guide's published test vectors."""
 
 import hashlib
+from datetime import datetime, timezone
 
 import pytest
+from helpers import AK, PROJECT, SK, TEMP_AK, TEMP_SK, TOKEN
+from jobstep.client import signed_headers
+from jobstep.credentials import Credentials
 from jobstep_tools import sigcheck
 
 # (AK, SK, method, path, query, headers, signed headers, body, expected signature), from the guide.
@@ -64,3 +68,27 @@ def test_tampered_requests_are_rejected(tamper, reason):
     method, target, headers, body, secrets = _signed_vector()
     method, target, headers, body = tamper(method, target, headers, body)
     assert reason in sigcheck.verify(method, target, headers, body, secrets)
+
+
+URL = f"http://127.0.0.1:8080/v1.0/{PROJECT}/jobs/job-1"
+KEYS = {AK: (SK, None), TEMP_AK: (TEMP_SK, TOKEN)}
+
+
+def _signed(credentials: Credentials, change=lambda headers: headers) -> dict[str, str]:
+    headers = signed_headers(URL, credentials, PROJECT, datetime(2026, 12, 5, tzinfo=timezone.utc))
+    return {**change(headers), "Host": "127.0.0.1:8080"}
+
+
+@pytest.mark.parametrize("credentials, change, problem", [
+    (Credentials(AK, SK), lambda h: h, None),
+    (Credentials(TEMP_AK, TEMP_SK, TOKEN), lambda h: h, None),
+    (Credentials(TEMP_AK, TEMP_SK), lambda h: h, sigcheck.INVALID_TOKEN),
+    (Credentials(TEMP_AK, TEMP_SK, "another"), lambda h: h, sigcheck.INVALID_TOKEN),
+    (Credentials(TEMP_AK, TEMP_SK), lambda h: {**h, "X-Security-Token": TOKEN}, sigcheck.INVALID_TOKEN),
+    (Credentials(TEMP_AK, TEMP_SK, TOKEN), lambda h: {**h, "X-Security-Token": "another"}, "signature mismatch"),
+    (Credentials(AK, "wrong"), lambda h: h, "signature mismatch"),
+])
+def test_temporary_keys_need_their_token_sent_and_signed(credentials, change, problem):
+    # sigcheck.check, which the simulator and the FunctionGraph and IAM stand-ins answer by. Catches: a token not
+    # checked (temporary keys without it pass), a token that need not be signed, or a token asked of long-term keys.
+    assert sigcheck.check("GET", URL[len("http://127.0.0.1:8080"):], _signed(credentials, change), b"", KEYS) == problem

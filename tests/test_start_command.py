@@ -23,14 +23,8 @@ JOB = "4010b39b4fd3d5ff014fd943bac41619"
 
 
 @pytest.fixture(autouse=True)
-def environ(monkeypatch):
-    for name in ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "HUAWEICLOUD_SDK_PROJECT_ID", "JOBSTEP_REGION", "JOBSTEP_SERVICE",
-                 "JOBSTEP_SERVICES", "JOBSTEP_MAX_WAIT", "JOBSTEP_MIN_DELAY", "JOBSTEP_MAX_DELAY",
-                 "JOBSTEP_DELAY_GROWTH", "JOBSTEP_NOT_FOUND_GRACE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", AK)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", SK)
-    return monkeypatch
+def environ(long_term_keys):
+    return long_term_keys
 
 
 @pytest.fixture

@@ -11,13 +11,25 @@ What FunctionGraph gives the handler comes from the agency: the temporary keys o
 and those keys can do what the agency's policies allow in the project, nothing more.
 """
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, Optional, TextIO, Union
 
 from jobstep.credentials import Credentials
 
-from .deploy import INSTALL, Call, Operation, Sdk, Sender, Stop, find_in_pages, one_line, sdk_request, target
+from .deploy import (
+    INSTALL,
+    Call,
+    Hints,
+    Operation,
+    Sdk,
+    Sender,
+    Stop,
+    find_in_pages,
+    one_line,
+    request_lines,
+    sdk_request,
+    target,
+)
 
 PROG = "jobstep deploy"
 
@@ -169,8 +181,7 @@ def plan_lines(plan: Plan, endpoint: str) -> list[str]:
     domain, agency_id = "{domain_id}", "{agency_id}"
 
     def request(call: Call, indent: str = "  ") -> list[str]:
-        line = [f"{indent}{call.operation.method} {iam_target(call, plan)}"]
-        return line + ([f"{indent}  {json.dumps(call.body)}"] if call.body is not None else [])
+        return request_lines(call, iam_target(call, plan), call.body, indent)
 
     return [
         f"the agency {plan.name}, delegated to FunctionGraph ({FUNCTIONGRAPH_DOMAIN}), at {endpoint} (the SDK first"
@@ -187,21 +198,10 @@ def plan_lines(plan: Plan, endpoint: str) -> list[str]:
     ]
 
 
-def explain(doing: str, status: int, code: str, message: str) -> str:
-    """One line for an error answer of IAM: what failed, what it said, what to do."""
-    said = " ".join(str(message).split())[:300]
-    if status == 401:
-        hint = ("check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN with temporary"
-                " keys) and this machine's clock")
-    elif status == 403:  # Security Administrator: IAM's role for managing agencies (iam_01_0001)
-        hint = ("creating an agency needs IAM permissions (e.g. the Security Administrator role): ask an"
-                " administrator, or have one create the agency and pass only --agency")
-    elif status == 429 or status >= 500:
-        hint = "IAM is busy or failing: run the command again in a minute (it keeps what exists)"
-    else:
-        hint = "fix what it says and run the command again (it keeps what exists)"
-    code = "" if str(code) == str(status) else f" {code}"  # IAM's /v3 errors carry the status as their code
-    return f"{PROG}: {doing} failed: HTTP {status}{code}: {said}; {hint}"
+# Security Administrator: IAM's role for managing agencies (iam_01_0001). IAM is global: no project to check.
+IAM = Hints(PROG, "IAM", "creating an agency needs IAM permissions (e.g. the Security Administrator role): ask an"
+            " administrator, or have one create the agency and pass only --agency", "--region or --iam-endpoint",
+            " (it keeps what exists)", checks="")
 
 
 # ---- imperative shell ----------------------------------------------------------------------------------------------
@@ -247,8 +247,7 @@ def api(sdk: Sdk, credentials: Credentials, region: str, endpoint: str,
     if credentials.security_token:
         keys = keys.with_security_token(credentials.security_token)
     try:
-        return Sender(sdk, keys, endpoint, _SDK_LOGGER, explain, PROG, (10, 60), "--region or --iam-endpoint",
-                      "run the command again (it keeps what exists)", Region(region, endpoint))
+        return Sender(sdk, keys, endpoint, IAM, _SDK_LOGGER, (10, 60), Region(region, endpoint))
     except sdk.exceptions.SdkException as exc:
         return Stop(f"{PROG}: finding the account (domain) ID at {endpoint} failed ({one_line(exc)}): check the keys,"
                     " or set HUAWEICLOUD_SDK_DOMAIN_ID to the account ID")

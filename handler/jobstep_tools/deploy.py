@@ -287,6 +287,11 @@ def shown(body: Optional[dict[str, Any]], code: Code) -> Optional[dict[str, Any]
     return body
 
 
+def request_lines(call: Call, path: str, body: Any, indent: str) -> list[str]:
+    """A request as --dry-run shows it: its method and path, and its JSON body (as shown) on the next line."""
+    return [f"{indent}{call.operation.method} {path}"] + ([f"{indent}  {json.dumps(body)}"] if body is not None else [])
+
+
 def plan(settings: Settings, code: Code, endpoint: str) -> list[str]:
     """What --dry-run prints: every request of both paths, since whether the function and the flow exist is known
     only by asking, and a dry run asks nothing."""
@@ -294,8 +299,7 @@ def plan(settings: Settings, code: Code, endpoint: str) -> list[str]:
     flow = flow_body(settings, urn)
 
     def request(call: Call, indent: str = "  ") -> list[str]:
-        line = [f"{indent}{call.operation.method} {target(call, settings.project_id)}"]
-        return line + ([f"{indent}  {json.dumps(shown(call.body, code))}"] if call.body is not None else [])
+        return request_lines(call, target(call, settings.project_id), shown(call.body, code), indent)
 
     return [
         f"{PROG} --dry-run: sends nothing; to {endpoint}, it would send these requests (the ZIP's base64 shown as its"
@@ -421,19 +425,39 @@ def credentials_from(environ: Mapping[str, str]) -> Union[Credentials, Stop]:
     return Stop(f"{PROG}: {problem.message}") if problem else credentials
 
 
-def explain(doing: str, status: int, code: str, message: str) -> str:
+class Hints(NamedTuple):
+    """How a command words an API's failures for its user (`explain`, Sender)."""
+
+    prog: str  # the command: "jobstep deploy"
+    api: str  # whose answer it is: "FunctionGraph", "IAM"
+    forbidden: str  # what a 403 asks for
+    where: str  # the options that choose the endpoint, for a connection that fails
+    rerun: str = ""  # what running the command again does, when that matters: " (it keeps what exists)"
+    checks: str = "the project and "  # what a 401 asks to check besides the keys
+    missing: Optional[str] = None  # what a 404 means, when it means one thing
+
+
+# FunctionGraph FullAccess: a system policy (FunctionGraph's product description, functiongraph_01_0160).
+FUNCTIONGRAPH = Hints(PROG, "FunctionGraph", "the IAM user needs FunctionGraph permissions in this project, e.g. the"
+                      " FunctionGraph FullAccess policy", "--region or --endpoint", " (it updates what exists)")
+
+
+def explain(hints: Hints, doing: str, status: int, code: str, message: str) -> str:
     """One line for an error answer: what failed, what the API said, what to do."""
     said = " ".join(str(message).split())[:300]
     if status == 401:
         hint = ("check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN with temporary"
-                " keys), the project and this machine's clock")
-    elif status == 403:  # FunctionGraph FullAccess: a system policy (product description, functiongraph_01_0160)
-        hint = "the IAM user needs FunctionGraph permissions in this project, e.g. the FunctionGraph FullAccess policy"
+                f" keys), {hints.checks}this machine's clock")
+    elif status == 403:
+        hint = hints.forbidden
+    elif status == 404 and hints.missing is not None:
+        hint = hints.missing
     elif status == 429 or status >= 500:
-        hint = "FunctionGraph is busy or failing: run the command again in a minute (it updates what exists)"
+        hint = f"{hints.api} is busy or failing: run the command again in a minute{hints.rerun}"
     else:
-        hint = "fix what it says and run the command again (it updates what exists)"
-    return f"{PROG}: {doing} failed: HTTP {status} {code}: {said}; {hint}"
+        hint = f"fix what it says and run the command again{hints.rerun}"
+    code = "" if str(code) == str(status) else f" {code}"  # IAM's /v3 errors carry the status as their code
+    return f"{hints.prog}: {doing} failed: HTTP {status}{code}: {said}; {hint}"
 
 
 # ---- imperative shell ----------------------------------------------------------------------------------------------
@@ -486,33 +510,31 @@ def sdk_request(sdk: Sdk, call: Call) -> Any:
     return getattr(sdk.models, call.operation.request_model)(**arguments)
 
 
-def _endpoint_of(sdk: Sdk, settings: Settings) -> Union[str, Stop]:
-    if settings.endpoint is not None:
-        return settings.endpoint
-    try:
-        endpoint: str = sdk.region.value_of(settings.region).endpoints[0]
+def endpoint_of(sdk: Sdk, region: str, endpoint: Optional[str], prog: str) -> Union[str, Stop]:
+    """FunctionGraph's endpoint: the one given, else the region's in huaweicloudsdkfunctiongraph."""
+    if endpoint is not None:
         return endpoint
+    try:
+        return str(sdk.region.value_of(region).endpoints[0])
     except KeyError:
-        return Stop(f"{PROG}: huaweicloudsdkfunctiongraph knows no FunctionGraph endpoint for the region"
-                       f" {settings.region}: pass --endpoint https://functiongraph.{settings.region}.myhuaweicloud.com"
-                       " (or the endpoint the region's page lists)")
+        return Stop(f"{prog}: huaweicloudsdkfunctiongraph knows no FunctionGraph endpoint for the region {region}:"
+                    f" pass --endpoint https://functiongraph.{region}.myhuaweicloud.com (or the endpoint the"
+                    " region's page lists)")
 
 
 class Sender:
     """Sends calls with an SDK client built from `keys`; each answer comes back as a dict of the response's JSON
-    fields, or a Stop whose line `explain` words. FunctionGraph's (_Api here), IAM's (agency.py), start.py's."""
+    fields, or a Stop whose line `explain` words with `hints`. FunctionGraph's (_Api here), IAM's (agency.py),
+    start.py's."""
 
-    def __init__(self, sdk: Sdk, keys: Any, endpoint: str, logger_name: str = _SDK_LOGGER,
-                 explained: Callable[[str, int, str, str], str] = lambda *said: explain(*said),
-                 prog: str = PROG, timeout: tuple[int, int] = (10, 120), where: str = "--region or --endpoint",
-                 again: str = "run the command again (it updates what exists)", region: Any = None):
+    def __init__(self, sdk: Sdk, keys: Any, endpoint: str, hints: Hints, logger_name: str = _SDK_LOGGER,
+                 timeout: tuple[int, int] = (10, 120), region: Any = None):
         logger = logging.getLogger(logger_name)
         if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
             logger.addHandler(logging.NullHandler())
         config = sdk.http_config.get_default_config()
         config.timeout = timeout  # seconds to connect, to read: a ZIP of a few MB goes up in deploy's requests
-        self.sdk, self.endpoint, self.explained, self.prog = sdk, endpoint, explained, prog
-        self.where, self.again = where, again
+        self.sdk, self.endpoint, self.hints = sdk, endpoint, hints
         builder = sdk.client.new_builder().with_http_config(config).with_credentials(keys)
         # With a region (the SDK's Region: id and endpoints) the builder also completes the credentials, which for
         # GlobalCredentials without an account ID asks IAM for it: SdkException when that fails.
@@ -524,12 +546,13 @@ class Sender:
         try:
             response = getattr(self.client, call.operation.client_method)(sdk_request(self.sdk, call))
         except errors.ServiceResponseException as exc:
-            return Stop(self.explained(call.doing, exc.status_code, exc.error_code, exc.error_msg))
+            return Stop(explain(self.hints, call.doing, exc.status_code, exc.error_code, exc.error_msg))
         except errors.RequestTimeoutException as exc:
-            return Stop(f"{self.prog}: {call.doing} timed out at {self.endpoint} ({one_line(exc)}): {self.again}")
+            return Stop(f"{self.hints.prog}: {call.doing} timed out at {self.endpoint} ({one_line(exc)}): run the"
+                        f" command again{self.hints.rerun}")
         except errors.SdkException as exc:  # connection errors, and anything else the client raises
-            return Stop(f"{self.prog}: {call.doing} failed: cannot reach {self.endpoint}"
-                        f" ({one_line(exc)}); check the network, {self.where}")
+            return Stop(f"{self.hints.prog}: {call.doing} failed: cannot reach {self.endpoint}"
+                        f" ({one_line(exc)}); check the network, {self.hints.where}")
         return self.sdk.serialize(response) or {}
 
 
@@ -543,7 +566,7 @@ class _Api(Sender):
     """FunctionGraph's client for deploy."""
 
     def __init__(self, sdk: Sdk, settings: Settings, credentials: Credentials, endpoint: str):
-        super().__init__(sdk, project_keys(sdk, credentials, settings.project_id), endpoint)
+        super().__init__(sdk, project_keys(sdk, credentials, settings.project_id), endpoint, FUNCTIONGRAPH)
 
 
 def find_in_pages(api: Sender, page: Callable[[Any], Call], pick: Callable[[Mapping[str, Any]], Optional[str]],
@@ -648,7 +671,7 @@ def _deploy(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -
     code = read_code(settings.zip_path)
     if isinstance(code, Stop):
         return code
-    endpoint = _endpoint_of(sdk, settings)
+    endpoint = endpoint_of(sdk, settings.region, settings.endpoint, PROG)
     if isinstance(endpoint, Stop):
         return endpoint
     from . import agency

@@ -92,3 +92,21 @@ def verify(
     if not hmac.compare_digest(expected, claimed):
         return "signature mismatch"
     return None
+
+
+Keys = Mapping[str, tuple[str, Optional[str]]]  # access key -> (secret key, security token or None)
+INVALID_TOKEN = "invalid token"
+
+
+def check(method: str, target: str, headers: Mapping[str, str], body: bytes, keys: Keys) -> Optional[str]:
+    """`verify` against `keys`, and then, for temporary keys, their token: sent in X-Security-Token and signed, as
+    the gateway wants it (else INVALID_TOKEN). None when all is well."""
+    problem = verify(method, target, headers, body, lambda access_key: keys.get(access_key, ("", None))[0] or None)
+    if problem:
+        return problem
+    lowered = {name.lower(): value for name, value in headers.items()}
+    access_key, signed, _ = parse_authorization(lowered["authorization"]) or ("", [], "")
+    token = keys[access_key][1]
+    if token is not None and (lowered.get("x-security-token") != token or "x-security-token" not in signed):
+        return INVALID_TOKEN
+    return None

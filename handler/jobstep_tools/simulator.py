@@ -25,7 +25,9 @@ from jobstep.services import SERVICES, JobApi
 from . import sigcheck
 
 SKEW_LIMIT_SECONDS = 15 * 60
-_SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
+# API Gateway's words (APIGW.0301) for a request it cannot authenticate; FunctionGraph's stand-in says them too.
+SIGNATURE_FAIL = "Incorrect IAM authentication information: verify aksk signature fail"
+TOKEN_FAIL = "Incorrect IAM authentication information: invalid token"
 _SIGNATURE_EXPIRED = "Incorrect IAM authentication information: calc ak sk signature fail:signature expired"
 _NO_API = ("APIGW.0101", "The API does not exist or has not been published")
 
@@ -213,6 +215,10 @@ class Loopback:
     def port(self) -> int:
         return self.server.server_address[1]
 
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def __enter__(self: Served) -> Served:
         self._thread.start()
         return self
@@ -261,13 +267,10 @@ class JobSimulator(Loopback):
         with self._lock:
             self.faults.extend(faults)
 
-    def _secret_for(self, access_key: str) -> Optional[str]:
-        return self.keys[access_key][0] if access_key in self.keys else None
-
     def answer(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         """What the gateway and the job API answer to a request (after any queued fault)."""
         lowered = {name.lower(): value for name, value in headers.items()}
-        problem = sigcheck.verify(method, target, headers, b"", self._secret_for)
+        problem = sigcheck.check(method, target, headers, b"", self.keys)
         self.seen.append(Seen(method, target, dict(headers), problem))
         sdk_date = lowered.get("x-sdk-date", "")
         try:
@@ -276,13 +279,10 @@ class JobSimulator(Loopback):
             signed_at = None
         if signed_at is not None and abs(self.clock() - signed_at) > SKEW_LIMIT_SECONDS:
             return 401, {}, _gateway_error("APIGW.0301", _SIGNATURE_EXPIRED)
-        authorization = sigcheck.parse_authorization(lowered.get("authorization", ""))
-        if problem or signed_at is None or authorization is None:
-            return 401, {}, _gateway_error("APIGW.0301", _SIGNATURE_FAIL)
-        access_key, signed, _ = authorization
-        token = self.keys[access_key][1]
-        if token is not None and (lowered.get("x-security-token") != token or "x-security-token" not in signed):
-            return 401, {}, _gateway_error("APIGW.0301", "Incorrect IAM authentication information: invalid token")
+        if signed_at is None or problem not in (None, sigcheck.INVALID_TOKEN):
+            return 401, {}, _gateway_error("APIGW.0301", SIGNATURE_FAIL)
+        if problem:
+            return 401, {}, _gateway_error("APIGW.0301", TOKEN_FAIL)
         located = _locate(self.services, target)
         if method != "GET" or not located:
             return 404, {}, _gateway_error(*_NO_API)

@@ -159,21 +159,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def explain(doing: str, status: int, code: str, message: str) -> str:
-    said = " ".join(str(message).split())[:300]
-    if status == 401:
-        hint = ("check HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN with temporary"
-                " keys), the project and this machine's clock")
-    elif status == 403:
-        hint = "the IAM user needs FunctionGraph permissions in this project, e.g. FunctionGraph FullAccess"
-    elif status == 404:
-        hint = ("the flow or its execution is not there: deploy it with `jobstep deploy` (function flows are only in"
-                " some regions: see FunctionGraph's documentation)")
-    elif status == 429 or status >= 500:
-        hint = "FunctionGraph is busy or failing: run the command again in a minute"
-    else:
-        hint = "fix what it says and run the command again"
-    return f"{PROG}: {doing} failed: HTTP {status} {code}: {said}; {hint}"
+FUNCTIONGRAPH = deploy.FUNCTIONGRAPH._replace(
+    prog=PROG, rerun="", missing="the flow or its execution is not there: deploy it with `jobstep deploy` (function"
+    " flows are only in some regions: see FunctionGraph's documentation)")
 
 
 # ---- options -------------------------------------------------------------------------------------------------------
@@ -241,15 +229,11 @@ def _sender(target: Start, environ: Mapping[str, str]) -> Union[Sender, Stop]:
     credentials = _credentials(environ)
     if isinstance(credentials, Stop):
         return credentials
-    endpoint = target.endpoint
-    if endpoint is None:
-        try:
-            endpoint = str(sdk.region.value_of(target.region).endpoints[0])
-        except KeyError:
-            return Stop(f"{PROG}: huaweicloudsdkfunctiongraph knows no FunctionGraph endpoint for the region"
-                        f" {target.region}: pass --endpoint https://functiongraph.{target.region}.myhuaweicloud.com")
-    return Sender(sdk, deploy.project_keys(sdk, credentials, target.project_id), endpoint, explained=explain,
-                  prog=PROG, timeout=(10, 30), again="run the command again")
+    endpoint = deploy.endpoint_of(sdk, target.region, target.endpoint, PROG)
+    if isinstance(endpoint, Stop):
+        return endpoint
+    return Sender(sdk, deploy.project_keys(sdk, credentials, target.project_id), endpoint, FUNCTIONGRAPH,
+                  timeout=(10, 30))
 
 
 class Following(NamedTuple):
