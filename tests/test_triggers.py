@@ -5,6 +5,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import PROJECT, RUNNING_FOREVER, TEMP_AK, agency, apig, http, kafka_event, sample_event
@@ -243,6 +244,63 @@ def test_kafka_trigger_answers_one_result_per_message_in_order(harness):
     assert harness.requests == 2
 
 
+def cts_trace(service_type: str, response: Any, **fields: Any) -> dict[str, Any]:
+    """FunctionGraph's documented CTS event around a trace of `service_type` whose response is `response`."""
+    event = sample_event("cts")
+    event["cts"].update(service_type=service_type, trace_name="createServer", resource_type="ecs", code=200,
+                        response=response)
+    event["cts"].update(fields)
+    return event
+
+
+@pytest.mark.parametrize("response", [
+    {"job_id": "job-1", "job_type": "createServer", "status": "RUNNING"},  # the older example trace: an object
+    json.dumps({"job_id": "job-1", "serverIds": ["fe0528f0-5b1c-4c8c-9adf-e5d5047b8c17"]}),  # the newer: JSON text
+], ids=["object", "JSON text"])
+def test_a_cts_trace_of_a_job_starting_operation_is_answered_for_its_job(harness, response):
+    # A job that began two hours ago and still runs. Catches: a CTS event refused as having no job_id, a string
+    # response left unread, the service taken from the configuration rather than the trace (the simulator answers
+    # the ecs job at ECS's path only), or a trace read as the start of a loop: like a timer's tick, its deadline
+    # counts from the job's own begin_time, so the job is past max_wait (3600 s), not RUNNING.
+    harness.simulator.add_job("job-1", service="ecs", created_at=harness.clock() - 7200, **RUNNING_FOREVER)
+    harness.environ["JOBSTEP_SERVICE"] = "rds"
+
+    answer = harness.call(cts_trace("ECS", response))
+
+    assert (answer["job_id"], answer["service"], answer["status"]) == ("job-1", "ecs", "TIMEOUT")
+    assert answer["error"]["type"] == "max_wait" and harness.requests == 1
+
+
+def test_a_cts_trace_names_the_project_of_its_job(harness):
+    # CTS's newer traces carry project_id. Catches: the function's own project used for a trace of another one.
+    harness.simulator.add_job("job-1", service="ecs", **FINISHED)
+    harness.environ["RUNTIME_PROJECT_ID"] = "0" * 32
+
+    answer = harness.call(cts_trace("ECS", {"job_id": "job-1"}, project_id=PROJECT))
+
+    assert answer["status"] == "SUCCESS" and answer["project_id"] == PROJECT
+
+
+@pytest.mark.parametrize("event, says", [
+    (sample_event("cts"), "the CTS trace 'deleteGraph' of 'FunctionGraph' names no job_id in its response (code"
+     " 204): subscribe the CTS trigger to the operations that start a job"),
+    (cts_trace("ECS", {"error": {"code": "Ecs.0005", "message": "request body is illegal."}}, code=400),
+     "(code 400)"),
+    (cts_trace("ECS", "{not json"), "names no job_id"),
+    (cts_trace("OBS", {"job_id": "job-1"}), "got 'obs'"),
+    (cts_trace("", {"job_id": "job-1"}), "has no service_type"),
+    (cts_trace("ECS", {"job_id": "job/1"}), "job_id must be 1-64 letters"),
+    ({"cts": "a trace"}, "holds its trace as an object in cts"),
+])
+def test_a_cts_trace_without_a_job_of_a_known_api_is_invalid_input_saying_why(harness, event, says):
+    # Catches: a trace without a job (the trigger subscribed to an operation that starts none, or that failed)
+    # queried or answered as an internal error, or a service jobstep does not know queried as another.
+    answer = harness.call(event)
+
+    assert answer["done"] and answer["error"]["type"] == "invalid_input" and says in answer["error"]["message"]
+    assert harness.requests == 0
+
+
 @pytest.mark.parametrize("event, says", [
     ({"trigger_type": "TIMER", "user_event": ""}, "empty"),
     ({"trigger_type": "TIMER", "user_event": "{job_id: 1}"}, "not JSON"),
@@ -257,7 +315,7 @@ def test_unreadable_or_unknown_events_are_invalid_input_naming_the_sources_under
 
     assert answer["done"] and answer["error"]["type"] == "invalid_input" and says in answer["error"]["message"]
     if says in ("has no job_id", "must be a JSON object"):
-        for source in ("API Gateway", "timer", "SMN", "Kafka"):
+        for source in ("API Gateway", "timer", "SMN", "Kafka", "CTS"):
             assert source in answer["error"]["message"]
     assert harness.requests == 0
 

@@ -29,12 +29,14 @@ class Source(str, Enum):
     TIMER = "timer"
     SMN = "smn"
     KAFKA = "kafka"
+    CTS = "cts"
 
 
 UNDERSTOOD = (
     'a direct or flow-node invocation ({"job_id": "..."}), an API Gateway request (/jobs/{job_id}, ?job_id=,'
     " or a JSON body), a timer trigger (the job event in its additional information), an SMN trigger (the job"
-    " event as the message) or a DMS for Kafka trigger (one job event per message)"
+    " event as the message), a DMS for Kafka trigger (one job event per message) or a CTS trigger (a trace whose"
+    " response names a job_id)"
 )
 
 
@@ -263,12 +265,50 @@ def _kafka(event: dict[str, Any], now: datetime) -> Trigger:
     return Trigger(Source.KAFKA, tuple(_one_off(text, "a Kafka message", now) for text in _kafka_messages(event)))
 
 
+def _cts_job(event: dict[str, Any]) -> dict[str, Any]:
+    """The job event of a CTS trace (FunctionGraph's CTS trigger, functiongraph_01_0209: {"cts": trace}): the job_id
+    of its response, for the job API its service_type names in lower case (ECS -> ecs), in the project the trace
+    names, when it names one. CTS's "Trace Structure" (cts_03_0010) stores `response` as a string, which its
+    newer example traces (cts_03_0011) show as JSON text, while FunctionGraph's sample shows an object: both are
+    read."""
+    trace = event.get("cts")
+    if not isinstance(trace, dict):
+        raise InvalidInput("a CTS trigger's event holds its trace as an object in cts")
+    service_type, code = trace.get("service_type"), trace.get("code")
+    what = f"the CTS trace {str(trace.get('trace_name'))[:60]!r} of {str(service_type)[:40]!r}"
+    response = trace.get("response")
+    if isinstance(response, str) and len(response) <= MAX_PAYLOAD_CHARS:
+        try:
+            response = json.loads(response)
+        except (ValueError, RecursionError):
+            response = None
+    job_id = response.get("job_id") if isinstance(response, dict) else None
+    if job_id is None:
+        raise InvalidInput(f"{what} names no job_id in its response (code {str(code)[:10]}): subscribe the CTS"
+                           " trigger to the operations that start a job, such as ECS's createServer")
+    if not isinstance(service_type, str) or not service_type.strip():
+        raise InvalidInput(f"{what} has no service_type, which says whose job it is")
+    fields = {"job_id": job_id, "service": service_type.strip().lower()}
+    if trace.get("project_id") is not None:
+        fields["project_id"] = trace["project_id"]
+    return fields
+
+
+def _cts(event: dict[str, Any], now: datetime) -> Trigger:
+    """A trace is an event of the past, not a loop: its answer is the job's status now, as a timer tick's is."""
+    try:
+        return Trigger(Source.CTS, (parse_job(_cts_job(event), now, starts_loop=False),))
+    except InvalidInput as invalid:
+        return Trigger(Source.CTS, (invalid,))
+
+
 # Each source: how its event looks (the FunctionGraph developer guide's example events) and how to read it.
 # The first match wins; a direct event is recognised by its job_id, so a job event is never taken for a trigger's.
 SOURCES: tuple[tuple[Source, Callable[[Mapping[str, Any]], bool], Callable[[dict[str, Any], datetime], Trigger]],
                ...] = (
     (Source.DIRECT, lambda event: "job_id" in event, _direct),
     (Source.APIG, lambda event: "httpMethod" in event, _apig),
+    (Source.CTS, lambda event: "cts" in event, _cts),
     (Source.TIMER, lambda event: event.get("trigger_type") == "TIMER" or "user_event" in event, _timer),
     (Source.SMN, lambda event: "record" in event, _smn),
     (Source.KAFKA, lambda event: event.get("trigger_type") == "KAFKA" or "records" in event, _kafka),
