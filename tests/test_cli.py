@@ -14,6 +14,7 @@ import pytest
 from helpers import AK, PROJECT, SK, kafka_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jobstep.model import MAX_JOBS
 from jobstep.services import SERVICES
 from jobstep_tools import cli, command
 from jobstep_tools.simulator import JobSimulator
@@ -165,8 +166,8 @@ KAFKA = kafka_event(['{"job_id": "job-1"}', '{"job_id": "job-2"}'])
     (["poll", "job-1", "--max-wait", "0"], None, 2, "argument --max-wait: must be from 1"),
     (["poll", "job-1", "--max-wait", "-3"], None, 2, "argument --max-wait: must be from 1"),
     (["poll", "job-1", "--max-wait", "soon"], None, 2, "argument --max-wait: 'soon' is not"),
-    (["poll", "../etc"], None, 2, "argument job_id: '../etc' is not a job id"),
-    (["poll"], None, 2, "give a JOB_ID, or --resume"),
+    (["poll", "../etc"], None, 2, "argument JOB_ID: '../etc' is not a job id"),
+    (["poll"], None, 2, "give a JOB_ID (or several), or --resume"),
     (["poll", "job-1", "--job-fails"], None, 2, "--job-fails: only a simulated job"),
     (["poll", "--resume", "-", "--region", "ap-southeast-1"], "{}", 2, "--region cannot change a resumed loop"),
     (["poll", "--resume", "{not json"], None, 2, "cannot read a JSON event from the inline JSON"),
@@ -196,6 +197,15 @@ KAFKA = kafka_event(['{"job_id": "job-1"}', '{"job_id": "job-2"}'])
     (["flow", "--function-urn", "urn:fss:r:p:function:default:jobstep", "--max-wait", "99999"], None, 2,
      "argument --max-wait: 99999 s, but a flow of at most 100 states waits at most"),
     (["nonsense"], None, 2, "invalid choice: 'nonsense'"),
+    # Several jobs in one wait (issue 21). Catches: a group's limits left to the handler (an ERROR result rather
+    # than a usage line), --until ignored for one job or a resumed loop, a group's verdict not its exit code.
+    (["poll", "job-1", "job-1", "--simulate"], None, 2, "a job is named twice"),
+    (["poll", "job-1", "--until", "any", "--simulate"], None, 2, "--until is for several jobs"),
+    (["poll", *(f"job-{n}" for n in range(MAX_JOBS + 1)), "--simulate"], None, 2, f"at most {MAX_JOBS} jobs"),
+    (["poll", "--resume", "-", "--until", "any"], "{}", 2, "--until cannot change a resumed loop"),
+    (["poll", "job-1", "job-2", "--simulate", "--job-seconds", "0", "--job-fails"], None, 1,
+     "Job job-1 of the group's 2 ended FAIL"),
+    (["poll", "job-1", "job-2", "--until", "any", "--simulate", "--job-seconds", "0"], None, 0, '"until": "any"'),
 ])
 def test_a_careless_input_gets_one_clear_line_and_no_traceback(args, stdin, code, says, monkeypatch):
     for name in ("HUAWEICLOUD_SDK_PROJECT_ID", "RUNTIME_PROJECT_ID", "JOBSTEP_REGION", "JOBSTEP_ENDPOINT"):
@@ -389,3 +399,18 @@ def test_ctrl_c_while_the_cli_loads_says_so_once(monkeypatch, capsys):
         signal.signal(signal.SIGINT, before)
 
     assert code == 130 and ignored and capsys.readouterr().err == "jobstep: interrupted\n"
+
+
+@pytest.mark.slow
+def test_a_group_printed_while_it_runs_resumes_to_its_end(tmp_path):
+    # Catches: --resume refusing a group's result (it has no job_id), or a resumed group that asks its jobs anew.
+    started = jobstep("invoke", json.dumps({"job_ids": ["job-1", "job-2"]}), "--simulate", "--job-seconds", "2")
+    state = json.loads(started.stdout)
+    assert started.returncode == 0 and not state["done"] and len(state["jobs"]) == 2
+    (tmp_path / "group.json").write_text(started.stdout)
+
+    resumed = jobstep("poll", "--resume", str(tmp_path / "group.json"), "--simulate", "--job-seconds", "0")
+
+    assert resumed.returncode == 0, resumed.stderr
+    final = json.loads(resumed.stdout)
+    assert final["status"] == "SUCCESS" and [job["poll"]["attempt"] for job in final["jobs"]] == [2, 2]

@@ -7,6 +7,7 @@ from typing import Any
 
 import huaweicloudsdkfunctiongraph.v2.model as models
 import pytest
+from helpers import RUNNING_FOREVER
 from jobstep.policy import Policy
 from jobstep_tools import cli
 from jobstep_tools.flow import MAX_STATES, definition, longest_wait
@@ -132,6 +133,19 @@ def test_the_flow_walks_the_step_to_success_and_leaves_when_done(flow, harness):
     assert path[1:-1:2] == [f"sleep_{n}" for n in range(1, len(path) // 2)]  # query, sleep, query, … end
     assert output["poll"]["attempt"] == len(path) // 2 == harness.requests
     assert len(path) < len(flow.states) / 2  # left early, not at the end of the chain
+
+
+def test_the_flow_walks_a_group_to_the_end_of_its_last_job(flow, harness):
+    # A group's input and answers pass through the query nodes' arguments. Catches: a flow that drops jobs, job_ids
+    # or until (the second query would see one job_id: null, or the group waiting for "all" of "any").
+    harness.simulator.add_job("a", init_seconds=0, run_seconds=20)
+    harness.simulator.add_job("b", **RUNNING_FOREVER)
+
+    path, output = walk(flow, {"job_ids": ["a", "b"], "until": "any"}, harness)
+
+    assert (output["status"], output["until"], [job["status"] for job in output["jobs"]]) == (
+        "SUCCESS", "any", ["SUCCESS", "RUNNING"])
+    assert path[-1] == "end" and len(path) > 3  # asked more than once
 
 
 def test_a_failed_job_ends_the_flow_with_fail(flow, harness):

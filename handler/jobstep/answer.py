@@ -1,19 +1,26 @@
-"""The answer's shapes: the Result of a call (built here and nowhere else), the HTTP response API Gateway expects
-around it, and the JSON log line that records it."""
+"""The answer's shapes: the Result of a call and the GroupResult of a group (built here and nowhere else), the HTTP
+response API Gateway expects around a result, and the JSON log line that records it."""
 
 import json
+from collections.abc import Sequence
 from typing import Any, Optional
 from urllib.parse import quote, urlencode
 
 from .errors import ERRORS
 from .events import HttpRequest
-from .model import ErrorType, Job, JobRef, Poll, Result, str_value
+from .model import ErrorType, GroupResult, Job, JobRef, Poll, Result, Until, str_value
 from .policy import Verdict
 
 
 def result(verdict: Verdict, poll: Poll, ref: JobRef, job: Optional[Job] = None) -> Result:
     """A call's result: the verdict and the loop's next state, for the job `ref` names (as far as it is known)."""
     return Result(ref, verdict.done, verdict.status, verdict.retry_after, job, verdict.error, poll, verdict.progress)
+
+
+def grouped(verdict: Verdict, until: Until, results: Sequence[Result]) -> GroupResult:
+    """A group's result: its verdict (policy.combine) on its jobs' results."""
+    return GroupResult(until, tuple(results), verdict.done, verdict.status, verdict.retry_after, verdict.error,
+                       verdict.progress)
 
 
 def http_status(result: Result) -> int:

@@ -8,7 +8,18 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple, Optional
 
-from .model import ConfigError, Error, ErrorType, Failure, FailureKind, InvalidInput, Job, Status, format_time
+from .model import (
+    ConfigError,
+    Error,
+    ErrorType,
+    Failure,
+    FailureKind,
+    InvalidInput,
+    Job,
+    Status,
+    format_time,
+    str_value,
+)
 
 
 class Rule(NamedTuple):
@@ -177,6 +188,17 @@ def job_failed(job: Job) -> Error:
     if not reason and not failed:
         message += f" {rule.advice}"
     return Error(ErrorType.JOB_FAILED, message, rule.retryable)
+
+
+def group_ended(job_id: Optional[str], count: int, status: str, error: Optional[Error], until_all: bool) -> Error:
+    """A group's end at one job's: with until "all", the first job that did not succeed; with "any", the first of
+    jobs none of which succeeded. Its error (or job_failed's type when it has none), the job named."""
+    ended = str_value(status)
+    lead = (f"Job {job_id} of the group's {count} ended {ended}" if until_all
+            else f"None of the group's {count} jobs succeeded; the first, {job_id}, ended {ended}")
+    if error is None:
+        return Error(ErrorType.JOB_FAILED, f"{lead}.", False)
+    return error._replace(message=f"{lead}: {error.message}")
 
 
 # What a query that gave no job says of itself: the detail of its error.

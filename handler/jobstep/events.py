@@ -13,7 +13,19 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Callable, NamedTuple, Optional, Union
 
-from .model import POLL_QUERY, InvalidInput, Job, JobRef, Poll, Result, valid_id, valid_region, valid_service_name
+from .model import (
+    MAX_JOBS,
+    POLL_QUERY,
+    InvalidInput,
+    Job,
+    JobRef,
+    Poll,
+    Result,
+    Until,
+    valid_id,
+    valid_region,
+    valid_service_name,
+)
 
 # API Gateway gives a backend at most about 30 s; the long poll stays well inside it.
 MAX_LONG_POLL_SECONDS = 25
@@ -33,10 +45,10 @@ class Source(str, Enum):
 
 
 UNDERSTOOD = (
-    'a direct or flow-node invocation ({"job_id": "..."}), an API Gateway request (/jobs/{job_id}, ?job_id=,'
-    " or a JSON body), a timer trigger (the job event in its additional information), an SMN trigger (the job"
-    " event as the message), a DMS for Kafka trigger (one job event per message) or a CTS trigger (a trace whose"
-    " response names a job_id)"
+    'a direct or flow-node invocation ({"job_id": "..."}, or {"job_ids": [...]} for a group), an API Gateway'
+    " request (/jobs/{job_id}, ?job_id=, or a JSON body), a timer trigger (the job event in its additional"
+    " information), an SMN trigger (the job event as the message), a DMS for Kafka trigger (one job event per"
+    " message) or a CTS trigger (a trace whose response names a job_id)"
 )
 
 
@@ -49,8 +61,16 @@ class Query(NamedTuple):
     last_job: Optional[Job]
 
 
-# A job named by the event: to query, already finished (answered as it is), or unreadable (and why).
-Parsed = Union[Query, Result, InvalidInput]
+class GroupQuery(NamedTuple):
+    """Jobs waited on together (`jobs` or `job_ids` in the event): each a job event of its own, to query or ended
+    (answered as it is), and when the group is done."""
+
+    until: Until
+    jobs: tuple[Union[Query, Result], ...]
+
+
+# A job named by the event: to query, already finished (answered as it is), a group of them, or unreadable (and why).
+Parsed = Union[Query, Result, GroupQuery, InvalidInput]
 
 
 class HttpRequest(NamedTuple):
@@ -74,12 +94,7 @@ def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Qu
     """The job to query, from a direct invocation or a result fed back by an orchestrator.
 
     `starts_loop`: whether the caller feeds the answer back when the event carries no loop state."""
-    if not isinstance(event, dict):
-        raise InvalidInput(f'the event must be a JSON object like {{"job_id": "..."}}, got {type(event).__name__}')
-    job_id = event.get("job_id")
-    if not isinstance(job_id, str) or not valid_id(job_id):
-        shown = "missing" if job_id is None else f"{job_id!r:.80}"
-        raise InvalidInput(f"job_id must be 1-64 letters, digits or '-', as the job API returned it; got {shown}")
+    job_id = _job_id(event)
     if event.get("done") is True:
         return Result.from_dict(event, job_id, now)
     project_id = event.get("project_id")
@@ -103,10 +118,66 @@ def parse_event(event: Any, now: datetime, starts_loop: bool = True) -> Union[Qu
     )
 
 
-def parse_job(event: Any, now: datetime, starts_loop: bool = True) -> Parsed:
+def _job_id(event: Any) -> str:
+    if not isinstance(event, dict):
+        raise InvalidInput(f'the event must be a JSON object like {{"job_id": "..."}}, got {type(event).__name__}')
+    job_id = event.get("job_id")
+    if not isinstance(job_id, str) or not valid_id(job_id):
+        shown = "missing" if job_id is None else f"{job_id!r:.80}"
+        raise InvalidInput(f"job_id must be 1-64 letters, digits or '-', as the job API returned it; got {shown}")
+    return job_id
+
+
+# What a group's event gives each of its jobs that does not say otherwise.
+_GROUP_DEFAULTS = ("project_id", "region", "service", "poll")
+
+
+def is_group(event: Any) -> bool:
+    """Whether the event names a group (a flow's query passes jobs and job_ids on as null when it does not)."""
+    return isinstance(event, dict) and (event.get("jobs") is not None or event.get("job_ids") is not None)
+
+
+def parse_group(event: dict[str, Any], now: datetime, starts_loop: bool = True) -> GroupQuery:
+    """A group's event: `jobs` (job events, or the results a previous call gave) or `job_ids`, `until`, and the
+    fields its jobs share. A group that is done (done: true, as fed back) has every job answered as it is."""
+    if event.get("jobs") is not None and event.get("job_ids") is not None:
+        raise InvalidInput("give the group's jobs as jobs or as job_ids, not both")
+    name = "jobs" if event.get("jobs") is not None else "job_ids"
+    entries, until = event[name], event.get("until")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_JOBS:
+        raise InvalidInput(f"{name} must be a list of 1 to {MAX_JOBS} jobs")
+    try:
+        until = Until(Until.ALL if until is None else until)
+    except ValueError:
+        raise InvalidInput(f'until must be "all" or "any", got {until!r:.20}') from None
+    shared = {key: event[key] for key in _GROUP_DEFAULTS if key in event}
+    jobs: list[Union[Query, Result]] = []
+    for index, entry in enumerate(entries):
+        fields = {**shared, **(entry if isinstance(entry, dict) else {"job_id": entry})}
+        try:
+            jobs.append(Result.from_dict(fields, _job_id(fields), now) if event.get("done") is True
+                        else parse_event(fields, now, starts_loop))
+        except InvalidInput as invalid:
+            raise InvalidInput(f"{name}[{index}]: {invalid}", invalid.job_id) from None
+    ids = [job.job_id if isinstance(job, Query) else job.ref.job_id for job in jobs]
+    twice = next((job_id for index, job_id in enumerate(ids) if job_id in ids[:index]), None)
+    if twice is not None:
+        raise InvalidInput(f"{name} names the job {twice} twice", twice)
+    return GroupQuery(until, tuple(jobs))
+
+
+def parse_one(event: Any, now: datetime, starts_loop: bool = True) -> Union[Query, Result, InvalidInput]:
     """parse_event, with an unreadable job kept as a value."""
     try:
         return parse_event(event, now, starts_loop)
+    except InvalidInput as invalid:
+        return invalid
+
+
+def parse_job(event: Any, now: datetime, starts_loop: bool = True) -> Parsed:
+    """parse_one, or parse_group for a group, with an unreadable one kept as a value."""
+    try:
+        return parse_group(event, now, starts_loop) if is_group(event) else parse_one(event, now, starts_loop)
     except InvalidInput as invalid:
         return invalid
 
@@ -129,9 +200,10 @@ def _job_event(text: Any, where: str) -> dict[str, Any]:
 def _one_off(text: Any, where: str, now: datetime) -> Parsed:
     """A job event of a source whose answers are not fed back (timer, SMN, Kafka): it starts no loop."""
     try:
-        return parse_event(_job_event(text, where), now, starts_loop=False)
+        fields = _job_event(text, where)
     except InvalidInput as invalid:
         return invalid
+    return parse_job(fields, now, starts_loop=False)
 
 
 def _parameter(parameters: Any, name: str, where: str) -> Optional[str]:
@@ -188,6 +260,9 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
         if not isinstance(body, str):
             raise InvalidInput("the request body must be text")
         fields = _job_event(_body_text(body, event.get("isBase64Encoded") is True), "the request body")
+    if is_group(fields):  # a Location carries one job's state
+        raise InvalidInput("a group of jobs cannot be waited on through API Gateway: its Location carries one job;"
+                           " invoke the function directly, from a flow or by a timer, or wait on each job")
     query, path = event.get("queryStringParameters"), event.get("pathParameters")
     in_path = set()
     for name in JobRef._fields:  # the job fields a request may name in its path, query string or body
@@ -249,7 +324,7 @@ def _apig(event: dict[str, Any], now: datetime) -> Trigger:
         return Trigger(Source.APIG, (invalid,), request)
     # A POST starts a wait (its answers' Location continues it); a GET without loop state is a look at the job
     # now, which a client may repeat as it is.
-    job = parse_job(fields, now, starts_loop=event.get("httpMethod") == "POST")
+    job = parse_one(fields, now, starts_loop=event.get("httpMethod") == "POST")
     return Trigger(Source.APIG, (job,), request._replace(carried=carried, wait=wait))
 
 
@@ -297,7 +372,7 @@ def _cts_job(event: dict[str, Any]) -> dict[str, Any]:
 def _cts(event: dict[str, Any], now: datetime) -> Trigger:
     """A trace is an event of the past, not a loop: its answer is the job's status now, as a timer tick's is."""
     try:
-        return Trigger(Source.CTS, (parse_job(_cts_job(event), now, starts_loop=False),))
+        return Trigger(Source.CTS, (parse_one(_cts_job(event), now, starts_loop=False),))
     except InvalidInput as invalid:
         return Trigger(Source.CTS, (invalid,))
 
@@ -306,7 +381,7 @@ def _cts(event: dict[str, Any], now: datetime) -> Trigger:
 # The first match wins; a direct event is recognised by its job_id, so a job event is never taken for a trigger's.
 SOURCES: tuple[tuple[Source, Callable[[Mapping[str, Any]], bool], Callable[[dict[str, Any], datetime], Trigger]],
                ...] = (
-    (Source.DIRECT, lambda event: "job_id" in event, _direct),
+    (Source.DIRECT, lambda event: "job_id" in event or is_group(event), _direct),
     (Source.APIG, lambda event: "httpMethod" in event, _apig),
     (Source.CTS, lambda event: "cts" in event, _cts),
     (Source.TIMER, lambda event: event.get("trigger_type") == "TIMER" or "user_event" in event, _timer),

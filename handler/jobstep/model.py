@@ -40,6 +40,7 @@ class Status(str, Enum):
     TIMEOUT = "TIMEOUT"
     ERROR = "ERROR"
     UNKNOWN = "UNKNOWN"  # no snapshot of the job seen yet (a 404 in the grace period, a first query that failed)
+    RUNNING = "RUNNING"  # a group of jobs that is not done yet
 
 
 class FailureKind(str, Enum):
@@ -618,18 +619,74 @@ class Result(NamedTuple):
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], job_id: str, now: datetime) -> "Result":
-        """A finished result fed back (done: true), validated as input; it is answered as it is."""
+        """A result fed back, validated as input: a finished one (done: true), answered as it is, or one of a group
+        that has ended, whose jobs are not asked again."""
         status = raw.get("status")
         if not isinstance(status, str) or not 0 < len(status) <= 64:
-            raise InvalidInput("a finished result fed back must keep its status", job_id)
+            raise InvalidInput("a result fed back must keep its status", job_id)
+        done, retry_after = raw.get("done") is True, raw.get("retry_after")
+        if not done and not (type(retry_after) is int and 0 <= retry_after <= MAX_WAIT_LIMIT):
+            raise InvalidInput("a result fed back must keep its retry_after", job_id)
         job, error = raw.get("job"), raw.get("error")
         return cls(
             ref=JobRef(job_id, *(_optional_text(raw, name, job_id) for name in ("project_id", "region", "service"))),
-            done=True,
+            done=done,
             status=status,
-            retry_after=None,
+            retry_after=None if done else retry_after,
             job=Job.from_fields(job) if isinstance(job, dict) else None,
             error=None if error is None else Error.from_dict(error, job_id),
             poll=Poll.from_dict(raw.get("poll"), job_id, now),
             progress=Progress.from_dict(raw.get("progress")),
         )
+
+
+# The most jobs one group names: each is queried in turn within the function's time (the template's 30 s leaves
+# each at least 1.4 s), and the group's answer, each job's result in brief, stays inside MAX_ANSWER_CHARS.
+MAX_JOBS = 20
+_GROUP_BRIEF_MESSAGE = 200
+
+
+class Until(str, Enum):
+    """When a group of jobs is done: when all of them succeeded (or one did not), or when any one succeeded (or
+    none did). botocore's waiters say the same with their pathAll and pathAny acceptors."""
+
+    ALL = "all"
+    ANY = "any"
+
+
+class GroupResult(NamedTuple):
+    """What a call about a group of jobs answers, and the next call's input: each job's own result, and the
+    group's verdict on them."""
+
+    until: Until
+    results: tuple[Result, ...]
+    done: bool
+    status: str
+    retry_after: Optional[int]
+    error: Optional[Error]
+    progress: Optional[Progress] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The group as JSON carries it, at most MAX_ANSWER_CHARS long: past that, each job's result without its
+        snapshot and with its error's message cut (MAX_JOBS of those fit, a test in tests/test_groups.py holds
+        it)."""
+        written = self._written([result.to_dict() for result in self.results], self.error)
+        if len(json.dumps(written)) > MAX_ANSWER_CHARS:
+            written = self._written([result._written(None, _brief(result.error)) for result in self.results],
+                                    _brief(self.error))
+        return written
+
+    def _written(self, results: list[dict[str, Any]], error: Optional[Error]) -> dict[str, Any]:
+        return {
+            "until": str_value(self.until),
+            "done": self.done,
+            "status": str_value(self.status),
+            "retry_after": self.retry_after,
+            "error": error.to_dict() if error else None,
+            "progress": self.progress.to_dict() if self.progress else None,
+            "jobs": results,
+        }
+
+
+def _brief(error: Optional[Error]) -> Optional[Error]:
+    return error._replace(message=error.message[:_GROUP_BRIEF_MESSAGE]) if error else None

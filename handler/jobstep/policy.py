@@ -6,11 +6,12 @@ of the loop, the only place where the loop's counters move. Randomness comes in 
 """
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 from . import errors, progress
-from .model import Error, Job, Poll, Progress, Reply, Status, Track, normal_status, parse_time
+from .model import Error, Job, Poll, Progress, Reply, Result, Status, Track, Until, normal_status, parse_time
 
 DEFAULT_MAX_WAIT = 3600
 _MAX_BACKOFF_EXPONENT = 16
@@ -147,3 +148,37 @@ class Policy(NamedTuple):
 def _whole(seconds: float, until_deadline: float) -> int:
     """Whole seconds, at least 1, cut so that the next call lands at the deadline rather than past it."""
     return max(1, min(round(seconds), math.ceil(until_deadline)))
+
+
+# When a group of n jobs ends, as botocore's waiters' pathAll and pathAny acceptors: how many must have succeeded
+# for SUCCESS, and how many must have ended otherwise for the first of those to end the group.
+GROUP_ENDS: dict[Until, tuple[Callable[[int], int], Callable[[int], int]]] = {
+    Until.ALL: (lambda n: n, lambda n: 1),
+    Until.ANY: (lambda n: 1, lambda n: n),
+}
+
+
+def _done_share(result: Result) -> Optional[float]:
+    if result.done and result.status == Status.SUCCESS:
+        return 1.0
+    return result.progress.fraction if result.progress else None
+
+
+def combine(until: Until, results: Sequence[Result]) -> Verdict:
+    """A group's verdict on its jobs' results (in the group's order): done when enough succeeded or enough did not
+    (GROUP_ENDS), else RUNNING, asked again when its soonest job wants it. Its progress is the mean of the
+    fractions its jobs report, a job that succeeded counting whole."""
+    succeeded = [result for result in results if result.done and result.status == Status.SUCCESS]
+    unsuccessful = [result for result in results if result.done and result.status != Status.SUCCESS]
+    fractions = [fraction for fraction in map(_done_share, results) if fraction is not None]
+    shown = Progress(sum(fractions) / len(fractions), "jobs") if fractions else None
+    needs_success, needs_failure = GROUP_ENDS[until]
+    if len(succeeded) >= needs_success(len(results)):
+        return Verdict(True, Status.SUCCESS, None, None, shown)
+    if len(unsuccessful) >= needs_failure(len(results)):
+        first = unsuccessful[0]
+        error = errors.group_ended(first.ref.job_id, len(results), first.status, first.error, until is Until.ALL)
+        return Verdict(True, first.status, None, error, shown)
+    # Neither end: some job still runs, and every running job's result has its retry_after.
+    soonest = min(result.retry_after for result in results if result.retry_after is not None)
+    return Verdict(False, Status.RUNNING, soonest, None, shown)

@@ -16,13 +16,25 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 import requests
 
 from . import errors
-from .answer import http_response, internal_response, log_line, result
+from .answer import grouped, http_response, internal_response, log_line, result
 from .client import fetch_job
 from .config import load_config, resolve, settle
 from .credentials import context_value, signing_keys
-from .events import Parsed, Query, Source, Trigger, parse_job, read_trigger, source_of
-from .model import ConfigError, Error, Failure, FailureKind, InvalidInput, Job, JobRef, Poll, Reply, Result
-from .policy import ended_without_query
+from .events import GroupQuery, Parsed, Query, Source, Trigger, parse_one, read_trigger, source_of
+from .model import (
+    ConfigError,
+    Error,
+    Failure,
+    FailureKind,
+    GroupResult,
+    InvalidInput,
+    Job,
+    JobRef,
+    Poll,
+    Reply,
+    Result,
+)
+from .policy import combine, ended_without_query
 
 # Kept back from the function's remaining time for answering after the request.
 MARGIN_SECONDS = 1.0
@@ -67,10 +79,11 @@ def remaining_seconds(context: Any) -> float:
         return MAX_REQUEST_SECONDS + MARGIN_SECONDS
 
 
-def request_budget(context: Any, runtime: Runtime, until: Optional[float]) -> float:
+def request_budget(context: Any, runtime: Runtime, until: Optional[float], share: int = 1) -> float:
     """Seconds the request may take so that the function still answers before its own timeout, and by `until`
-    (on the runtime's clock) when a long poll set one."""
-    budget = min(MAX_REQUEST_SECONDS, remaining_seconds(context) - MARGIN_SECONDS)
+    (on the runtime's clock) when a long poll set one: a `share`-th of that time when as many requests are left
+    (a group's)."""
+    budget = min(MAX_REQUEST_SECONDS, (remaining_seconds(context) - MARGIN_SECONDS) / share)
     return budget if until is None else min(budget, until - runtime.clock())
 
 
@@ -78,7 +91,8 @@ def _now(runtime: Runtime) -> datetime:
     return datetime.fromtimestamp(runtime.clock(), timezone.utc)
 
 
-def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime, until: Optional[float]) -> Result:
+def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime, until: Optional[float],
+                share: int) -> Result:
     try:
         config = load_config(runtime.environ, runtime.read_file)
     except ConfigError as exc:
@@ -92,7 +106,7 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime, unt
     if isinstance(credentials, Error):
         return result(*ended_without_query(credentials, poll, now), ref)
 
-    budget = request_budget(context, runtime, until)
+    budget = request_budget(context, runtime, until, share)
     reply: Reply
     if budget < MIN_BUDGET_SECONDS:
         reply = Failure(FailureKind.TIMEOUT, errors.TOO_LITTLE_TIME)
@@ -106,8 +120,10 @@ def _internal(exc: Exception, now: datetime) -> Result:
     return result(*ended_without_query(errors.internal(exc), Poll(), now), JobRef())
 
 
-def _answer_job(job: Parsed, context: Any, runtime: Runtime, until: Optional[float] = None) -> Result:
-    """The result for one job, logged, its query ended by `until` if given; never raises."""
+def _answer_job(job: Union[Query, Result, InvalidInput], context: Any, runtime: Runtime,
+                until: Optional[float] = None, share: int = 1) -> Result:
+    """The result for one job, logged, its query ended by `until` if given and given a `share`-th of the time left
+    (request_budget); never raises."""
     began = time.monotonic()
     now = _now(runtime)
     answered: Result
@@ -117,7 +133,7 @@ def _answer_job(job: Parsed, context: Any, runtime: Runtime, until: Optional[flo
         elif isinstance(job, Result):  # a finished result fed back: answered as it is
             answered = job
         else:
-            answered = _query_once(job, context, runtime, now, until)
+            answered = _query_once(job, context, runtime, now, until, share)
     except Exception as exc:  # a bug must still answer, and say so
         answered = _internal(exc, now)
     try:
@@ -125,6 +141,22 @@ def _answer_job(job: Parsed, context: Any, runtime: Runtime, until: Optional[flo
     except Exception:  # a broken log sink must not break the answer
         pass
     return answered
+
+
+def _answer_group(group: GroupQuery, context: Any, runtime: Runtime) -> GroupResult:
+    """Each job of the group asked once, in turn, given an equal share of the time left (one that has ended is
+    answered as it is, and not asked again); the group's verdict on them."""
+    results = []
+    left = sum(isinstance(job, Query) for job in group.jobs)
+    for job in group.jobs:
+        results.append(_answer_job(job, context, runtime, share=max(left, 1)))
+        left -= isinstance(job, Query)
+    return grouped(combine(group.until, results), group.until, results)
+
+
+def _answer(job: Parsed, context: Any, runtime: Runtime, until: Optional[float]) -> Union[Result, GroupResult]:
+    return _answer_group(job, context, runtime) if isinstance(job, GroupQuery) else _answer_job(job, context, runtime,
+                                                                                                  until)
 
 
 def _long_poll(latest: Result, until: float, context: Any, runtime: Runtime) -> Result:
@@ -136,19 +168,20 @@ def _long_poll(latest: Result, until: float, context: Any, runtime: Runtime) -> 
         if runtime.clock() + delay + MIN_BUDGET_SECONDS > until or delay > time_left:
             break
         runtime.sleep(delay)
-        latest = _answer_job(parse_job(latest.to_dict(), _now(runtime)), context, runtime, until)
+        latest = _answer_job(parse_one(latest.to_dict(), _now(runtime)), context, runtime, until)
     return latest
 
 
-def _shaped(trigger: Trigger, results: list[Result], context: Any, runtime: Runtime,
+def _shaped(trigger: Trigger, results: list[Union[Result, GroupResult]], context: Any, runtime: Runtime,
             until: Optional[float]) -> Answer:
     """The answer in the shape its source expects."""
     if trigger.source is Source.KAFKA:
         return [each.to_dict() for each in results]
-    if trigger.request is not None:  # API Gateway
-        latest = results[0] if until is None else _long_poll(results[0], until, context, runtime)
+    first = results[0]
+    if trigger.request is not None and isinstance(first, Result):  # API Gateway (events.py refuses a group there)
+        latest = first if until is None else _long_poll(first, until, context, runtime)
         return http_response(latest, trigger.request)
-    return results[0].to_dict()
+    return first.to_dict()
 
 
 def _shaped_internal(source: Source, count: int, internal: Result) -> Answer:
@@ -169,7 +202,7 @@ def handle(event: Any, context: Any, runtime: Runtime) -> Answer:
         # A long poll (API Gateway's ?wait=N) answers within N seconds of the call's start, its first query included.
         wait = trigger.request.wait if trigger.request is not None else 0
         until = began + wait if wait else None
-        results = [_answer_job(job, context, runtime, until) for job in trigger.jobs]
+        results = [_answer(job, context, runtime, until) for job in trigger.jobs]
         return _shaped(trigger, results, context, runtime, until)
     except Exception as exc:  # a bug or a broken edge: still an answer, in the source's shape
         # The machine's clock, not the runtime's: the runtime may be what failed.

@@ -18,8 +18,8 @@ from typing import Any, Callable, NamedTuple, Optional, TextIO
 from jobstep import __version__
 from jobstep.client import new_session
 from jobstep.config import load_config
-from jobstep.events import Query, read_trigger
-from jobstep.model import ConfigError, Status, valid_id
+from jobstep.events import GroupQuery, Query, is_group, read_trigger
+from jobstep.model import MAX_JOBS, ConfigError, Status, Until, valid_id
 from jobstep.services import DEFAULT_SERVICE, SERVICES
 from jobstep.step import Runtime, handle, read_code_file
 
@@ -52,11 +52,20 @@ def exit_code(answer: Any) -> int:
     return EXIT_CODES.get(str(answer.get("status")), FAILED) if answer.get("done") else 0
 
 
+def calls(result: dict[str, Any]) -> Any:
+    """How many calls the loop has made: its poll's attempt, or a group's most (its jobs that ended stopped
+    counting)."""
+    if isinstance(result.get("jobs"), list):
+        return max(calls(job) for job in result["jobs"])
+    return (result.get("poll") or {}).get("attempt")
+
+
 def progress_line(result: dict[str, Any]) -> str:
-    attempt = (result.get("poll") or {}).get("attempt")
     then = "done" if result["done"] else f"ask again in {result['retry_after']} s"
     problem = f"  ({result['error']['message']})" if result.get("error") else ""
-    return f"call {attempt}: {result['status']:<8} {how_far(result.get('progress'))}{then}{problem}"
+    jobs = result.get("jobs")
+    ended = f"jobs {sum(job['done'] for job in jobs)}/{len(jobs)} ended  " if isinstance(jobs, list) else ""
+    return f"call {calls(result)}: {result['status']:<8} {how_far(result.get('progress'))}{ended}{then}{problem}"
 
 
 BAR = 10
@@ -96,7 +105,7 @@ def looped(event: Any, invoke: Callable[[Any], dict[str, Any]], sleep: Callable[
             return interrupted(err, "jobstep: interrupted before the first answer")
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the state is being printed: a second Ctrl-C waits for it
         print(json.dumps(seen[0], indent=2), file=out)
-        print(f"jobstep: interrupted after call {seen[0]['poll']['attempt']}; the result printed is the loop's state:"
+        print(f"jobstep: interrupted after call {calls(seen[0])}; the result printed is the loop's state:"
               " save it and go on with `jobstep poll --resume FILE`", file=err)
         return INTERRUPTED
     print(json.dumps(seen[0], indent=2), file=out)
@@ -167,7 +176,9 @@ def edge(event: Any, simulation: Optional[Simulation]) -> Iterator[Edge]:
     if simulation is None:
         yield Edge(dict(os.environ), LocalContext)
         return
-    queries = [job for job in read_trigger(event, datetime.now(timezone.utc)).jobs if isinstance(job, Query)]
+    named = read_trigger(event, datetime.now(timezone.utc)).jobs
+    queries = [job for each in named for job in (each.jobs if isinstance(each, GroupQuery) else (each,))
+               if isinstance(job, Query)]
     default = os.environ.get("JOBSTEP_SERVICE") or DEFAULT_SERVICE
     project_id = next((query.project_id for query in queries if query.project_id), None) or uuid.uuid4().hex
     ak, sk, token = _keys()
@@ -208,12 +219,14 @@ def poll(args: argparse.Namespace, out: TextIO, err: TextIO, sleep: Callable[[fl
         except (OSError, ValueError, RecursionError) as exc:
             print(_event_problem("poll", args.resume, exc), file=err)
             return FAILED
-        if not (isinstance(event, dict) and "job_id" in event):  # another source's event answers in its own shape
-            print("jobstep poll: --resume takes a result that jobstep printed (a JSON object with job_id); for an"
-                  " event of another source, use jobstep invoke", file=err)
+        if not (isinstance(event, dict) and ("job_id" in event or is_group(event))):  # another source's event
+            print("jobstep poll: --resume takes a result that jobstep printed (a JSON object with job_id, or a"
+                  " group's with jobs); for an event of another source, use jobstep invoke", file=err)
             return FAILED
     else:
-        event = {"job_id": args.job_id}
+        event = {"job_id": args.job_ids[0]} if len(args.job_ids) == 1 else {"job_ids": args.job_ids}
+        if args.until:
+            event["until"] = args.until
         for name in ("region", "project_id", "service"):
             if getattr(args, name):
                 event[name] = getattr(args, name)
@@ -308,7 +321,11 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("demo", help="run the loop against an embedded simulator of the job API (no account needed)")
     polling = commands.add_parser("poll", help="call the step until the job ends; exit 0 SUCCESS, 1 FAIL, 2 otherwise")
-    polling.add_argument("job_id", nargs="?", type=options.JOB_ID, help="the job to wait for")
+    polling.add_argument("job_ids", nargs="*", type=options.JOB_ID, metavar="JOB_ID",
+                         help=f"the job to wait for, or up to {MAX_JOBS} jobs to wait for together")
+    polling.add_argument("--until", choices=[until.value for until in Until],
+                         help="for several jobs: done when all succeeded (the default; one that did not ends the"
+                         " wait), or when any one succeeded")
     polling.add_argument("--resume", metavar="RESULT",
                          help="go on from a result printed before (a file, - for standard input, or inline JSON)")
     polling.add_argument("--service", type=options.service,
@@ -367,13 +384,20 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
         args.simulation = (Simulation(seconds, "FAIL" if args.job_fails else "SUCCESS", not args.job_silent)
                            if args.simulate else None)
     if args.command == "poll":
-        if (args.job_id is None) == (args.resume is None):
-            args.usage.error("give a JOB_ID, or --resume RESULT to go on from a result printed before")
-        if args.job_id is not None and not args.simulate:
+        if (not args.job_ids) == (args.resume is None):
+            args.usage.error("give a JOB_ID (or several), or --resume RESULT to go on from a result printed before")
+        if len(args.job_ids) > MAX_JOBS:
+            args.usage.error(f"at most {MAX_JOBS} jobs can be waited on together, not {len(args.job_ids)}")
+        if len(set(args.job_ids)) < len(args.job_ids):
+            args.usage.error("a job is named twice")
+        if args.until and len(args.job_ids) == 1:
+            args.usage.error("--until is for several jobs: give two or more JOB_IDs")
+        if args.job_ids and not args.simulate:
             _where_to_ask(args)
         if args.resume is not None:
             clashing = [option for option, name in (("--service", "service"), ("--region", "region"),
-                                                     ("--project-id", "project_id"), ("--max-wait", "max_wait"))
+                                                     ("--project-id", "project_id"), ("--max-wait", "max_wait"),
+                                                     ("--until", "until"))
                         if getattr(args, name)]
             if clashing:
                 args.usage.error(f"{', '.join(clashing)} cannot change a resumed loop: the result carries its own")

@@ -17,8 +17,9 @@ MAX_STATES = 100  # the workflows API takes 1-100 states
 MAX_SLEEPS = (MAX_STATES - 2) // 2  # n sleeps need n + 1 queries and the end state
 FUNCTION_NAME = "jobstep"
 END = "end"
-# The result fields each query passes on; the first query gets the flow's input, where most are absent.
-_FIELDS = ("project_id", "region", "service", "done", "status", "job", "error")
+# The result fields each query passes on (a group's too: jobs, until); the first query gets the flow's input, where
+# most are absent, and job_ids when it names a group.
+_FIELDS = ("project_id", "region", "service", "done", "status", "job", "error", "jobs", "job_ids", "until")
 
 
 def _delays(policy: Policy) -> Iterator[int]:

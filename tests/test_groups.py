@@ -1,0 +1,243 @@
+"""Many jobs in one wait: a group's event (`jobs` or `job_ids`, `until`), its verdict (policy.combine), its answer
+(model.GroupResult), each a valid next input, through the handler against the loopback job API.
+
+Each test says which mutation of the code it catches."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from helpers import PROJECT, RUNNING_FOREVER, agency, apig, http, sample_event
+from jobstep import step
+from jobstep.events import parse_job
+from jobstep.model import (
+    MAX_ANSWER_CHARS,
+    MAX_JOBS,
+    Error,
+    ErrorType,
+    GroupResult,
+    Job,
+    JobRef,
+    Poll,
+    Progress,
+    Result,
+    Until,
+)
+from jobstep.policy import combine
+from jobstep_tools.local import LocalContext
+from jobstep_tools.simulator import Fault
+
+
+def asked(harness, job_id: str) -> int:
+    """How many queries of `job_id` the job API has seen."""
+    return sum(seen.target.endswith(f"/jobs/{job_id}") for seen in harness.simulator.seen)
+
+
+def test_a_group_ends_after_its_last_job_and_asks_no_job_again_once_it_ended(harness):
+    # Three jobs ending at 10 s, 60 s and 200 s. Catches: a group done before its last job (SUCCESS at the first
+    # success), an ended job asked again (its result re-queried instead of answered as it is), or an answer that
+    # is not a valid next input (the loop feeds each back).
+    for job_id, seconds in (("a", 10), ("b", 60), ("c", 200)):
+        harness.simulator.add_job(job_id, init_seconds=0, run_seconds=seconds)
+    started = harness.clock()
+
+    answers = harness.loop({"job_ids": ["a", "b", "c"], "project_id": PROJECT})
+
+    assert [answer["status"] for answer in answers[:-1]] == ["RUNNING"] * (len(answers) - 1)
+    last = answers[-1]
+    assert (last["done"], last["status"], last["until"]) == (True, "SUCCESS", "all")
+    assert [job["status"] for job in last["jobs"]] == ["SUCCESS"] * 3
+    assert harness.clock() - started >= 200
+    first_ended = next(number for number, answer in enumerate(answers, 1) if answer["jobs"][0]["done"])
+    assert asked(harness, "a") == first_ended < len(answers) == asked(harness, "c")
+
+
+def test_one_failed_job_ends_a_group_waiting_for_all_at_once_naming_it(harness):
+    # Catches: a group that waits for the others after one failed, or a FAIL that does not say which job.
+    harness.simulator.add_job("a", **RUNNING_FOREVER)
+    harness.simulator.add_job("b", init_seconds=0, run_seconds=30, outcome="FAIL", fail_reason="quota exceeded")
+
+    answers = harness.loop({"jobs": [{"job_id": "a"}, {"job_id": "b"}]})
+
+    last = answers[-1]
+    assert (last["done"], last["status"], last["error"]["type"]) == (True, "FAIL", "job_failed")
+    assert last["error"]["message"].startswith("Job b of the group's 2 ended FAIL: ")
+    assert "quota exceeded" in last["error"]["message"]
+    assert [job["done"] for job in last["jobs"]] == [False, True]
+    assert answers[-2]["status"] == "RUNNING" and not answers[-2]["jobs"][1]["done"]  # it ended at once
+
+
+def test_a_group_waiting_for_any_ends_at_its_first_success(harness):
+    # Catches: "any" read as "all" (it would wait for the job that never ends), or one failed job ending it.
+    harness.simulator.add_job("early-fail", init_seconds=0, run_seconds=5, outcome="FAIL")
+    harness.simulator.add_job("forever", **RUNNING_FOREVER)
+    harness.simulator.add_job("done-at-40", init_seconds=0, run_seconds=40)
+
+    answers = harness.loop({"job_ids": ["early-fail", "forever", "done-at-40"], "until": "any"})
+
+    last = answers[-1]
+    assert (last["done"], last["status"], last["error"]) == (True, "SUCCESS", None)
+    assert [job["status"] for job in last["jobs"]][::2] == ["FAIL", "SUCCESS"]
+    assert answers[-2]["status"] == "RUNNING" and answers[-2]["jobs"][0]["status"] == "FAIL"
+
+
+def test_a_group_waiting_for_any_fails_when_every_job_failed(harness):
+    # Catches: a group that fails at its first failure although another may still succeed.
+    harness.simulator.add_job("a", init_seconds=0, run_seconds=5, outcome="FAIL")
+    harness.simulator.add_job("b", init_seconds=0, run_seconds=50, outcome="FAIL")
+
+    answers = harness.loop({"job_ids": ["a", "b"], "until": "any"})
+
+    assert [answer["done"] for answer in answers].index(True) == len(answers) - 1
+    last = answers[-1]
+    assert last["status"] == "FAIL"
+    assert last["error"]["message"].startswith("None of the group's 2 jobs succeeded; the first, a, ended FAIL: ")
+
+
+def test_a_group_that_ended_fed_back_is_answered_as_it_is(harness):
+    # Catches: a done group whose running jobs are asked again (an "any" group left one running).
+    harness.simulator.add_job("a", init_seconds=0, run_seconds=0)
+    harness.simulator.add_job("b", **RUNNING_FOREVER)
+    answer = harness.call({"job_ids": ["a", "b"], "until": "any"})
+    requests = harness.requests
+
+    again = harness.call(answer)
+
+    assert answer["done"] and again == answer and harness.requests == requests
+
+
+def test_a_group_in_a_timer_tick_is_answered_for_its_jobs_now(harness):
+    # A timer repeats the same group every tick. Catches: a group that only a direct call reads.
+    harness.simulator.add_job("a", init_seconds=0, run_seconds=0)
+    harness.simulator.add_job("b", **RUNNING_FOREVER)
+
+    answer = harness.call(sample_event("timer", user_event=json.dumps({"job_ids": ["a", "b"]})))
+
+    assert (answer["status"], [job["status"] for job in answer["jobs"]]) == ("RUNNING", ["SUCCESS", "RUNNING"])
+
+
+@pytest.mark.parametrize("event, says", [
+    ({"jobs": [{"job_id": "a"}], "job_ids": ["a"]}, "not both"),
+    ({"job_ids": []}, f"job_ids must be a list of 1 to {MAX_JOBS} jobs"),
+    ({"job_ids": [f"job-{n}" for n in range(MAX_JOBS + 1)]}, f"1 to {MAX_JOBS} jobs"),
+    ({"job_ids": "a,b"}, "must be a list"),
+    ({"job_ids": ["a", "b"], "until": "most"}, 'until must be "all" or "any"'),
+    ({"job_ids": ["a", "b", "a"]}, "names the job a twice"),
+    ({"jobs": [{"job_id": "a"}, {"job_id": "b/.."}]}, "jobs[1]: job_id must be"),
+    ({"job_ids": ["a"], "region": "not a region"}, "job_ids[0]: region must look like"),
+])
+def test_a_group_that_cannot_be_read_is_invalid_input_and_asks_nothing(harness, event, says):
+    # Catches: a group limit off by one, a member's refusal that does not say which, or a partly read group queried.
+    answer = harness.call(event)
+
+    assert answer["done"] and answer["error"]["type"] == "invalid_input" and says in answer["error"]["message"]
+    assert harness.requests == 0
+
+
+def test_a_group_of_the_most_jobs_is_answered_within_the_limit(harness):
+    # Catches: a MAX_JOBS larger than the limit enforces (the last job refused), or jobs lost on the way.
+    job_ids = [f"job-{n}" for n in range(MAX_JOBS)]
+    for job_id in job_ids:
+        harness.simulator.add_job(job_id, **RUNNING_FOREVER)
+
+    answer = harness.call({"job_ids": job_ids})
+
+    assert [job["job_id"] for job in answer["jobs"]] == job_ids and harness.requests == MAX_JOBS
+
+
+def test_each_query_of_a_group_gets_an_equal_share_of_the_functions_time(harness):
+    # Catches: a share that is not divided (20 queries of 10 s each in a 30 s function) or divided by all the jobs
+    # rather than those left to query.
+    context = LocalContext(timeout=30.0, clock=lambda: 0.0)
+    runtime = step.Runtime(session=harness.session, clock=harness.clock)
+
+    assert step.request_budget(context, runtime, None, share=20) == pytest.approx((30 - step.MARGIN_SECONDS) / 20)
+    assert step.request_budget(context, runtime, None, share=1) == step.MAX_REQUEST_SECONDS
+
+
+@pytest.mark.slow  # a query that answers late, in real time: about a second
+def test_a_slow_job_api_cannot_take_the_time_of_the_groups_other_jobs(harness):
+    # 3 s left, two jobs, the first query answered (500) after 0.9 s. Each query is given half of the 2 s the
+    # margin leaves (a read timeout of 0.6 s: client.timeouts), so the first times out and the second is still
+    # asked. Catches: a group whose queries each get all the time left (a read timeout of 1.2 s: the first would
+    # wait for its 500).
+    harness.simulator.add_job("a", **RUNNING_FOREVER)
+    harness.simulator.add_job("b", **RUNNING_FOREVER)
+    harness.simulator.inject(Fault(delay=0.9))
+
+    answer = harness.call({"job_ids": ["a", "b"]}, context=agency(timeout=3.0))
+
+    assert [job["error"] and job["error"]["type"] for job in answer["jobs"]] == ["timeout", None]
+    assert answer["jobs"][1]["status"] == "RUNNING"
+
+
+def result(job_id: str, status: str, done: bool, retry_after=None, fraction=None, error=None) -> Result:
+    progress = Progress(fraction, "percent") if fraction is not None else None
+    return Result(JobRef(job_id), done, status, retry_after, None, error, Poll(1), progress)
+
+
+FAILED = Error(ErrorType.JOB_FAILED, "The job failed: quota exceeded.", False)
+SUCCEEDED, RUNNING = result("s", "SUCCESS", True), result("r", "RUNNING", False, retry_after=30, fraction=0.5)
+
+
+@pytest.mark.parametrize("until, results, done, status", [
+    (Until.ALL, [SUCCEEDED, SUCCEEDED._replace(ref=JobRef("t"))], True, "SUCCESS"),
+    (Until.ALL, [SUCCEEDED, RUNNING], False, "RUNNING"),
+    (Until.ALL, [RUNNING, result("f", "FAIL", True, error=FAILED)], True, "FAIL"),
+    (Until.ALL, [result("t", "TIMEOUT", True, error=FAILED), result("f", "FAIL", True, error=FAILED)], True,
+     "TIMEOUT"),
+    (Until.ANY, [RUNNING, SUCCEEDED], True, "SUCCESS"),
+    (Until.ANY, [RUNNING, result("f", "FAIL", True, error=FAILED)], False, "RUNNING"),
+    (Until.ANY, [result("e", "ERROR", True, error=FAILED), result("f", "FAIL", True, error=FAILED)], True, "ERROR"),
+])
+def test_a_groups_verdict_follows_its_rule(until, results, done, status):
+    # policy.GROUP_ENDS as a table. Catches: a threshold off by one, "all" and "any" swapped, or the group's status
+    # taken from another job than the first that did not succeed.
+    verdict = combine(until, results)
+
+    assert (verdict.done, verdict.status) == (done, status)
+    assert (verdict.retry_after is None) == done and (verdict.error is None) == (status in ("SUCCESS", "RUNNING"))
+
+
+def test_a_running_group_is_asked_again_when_its_soonest_job_wants_and_shows_its_mean_progress():
+    # Catches: the latest rather than the soonest retry_after, or a mean that counts a job without progress as 0
+    # or a succeeded one as not done.
+    soonest = result("q", "RUNNING", False, retry_after=7)
+
+    verdict = combine(Until.ALL, [RUNNING, soonest, SUCCEEDED])
+    failed = combine(Until.ANY, [RUNNING, soonest, result("f", "FAIL", True, error=FAILED)])
+
+    assert verdict.retry_after == failed.retry_after == 7
+    assert (verdict.progress, failed.progress) == (Progress((0.5 + 1.0) / 2, "jobs"), Progress(0.5, "jobs"))
+
+
+def test_the_largest_group_answer_stays_inside_the_bound_and_reads_back():
+    # Every job at its largest: a 900 kB snapshot (sub-jobs), and an error message of escaped characters.
+    # Catches: a group whose answer grows with its jobs' snapshots past MAX_ANSWER_CHARS (it would not go back
+    # through API Gateway or an asynchronous invocation), or a brief form that does not read back.
+    now = datetime(2026, 12, 5, tzinfo=timezone.utc)
+    text = "\u2028" * 2000
+    snapshot = Job.from_fields({"status": "FAIL", "job_id": "x", "entities": {"note": "y" * 8000},
+                                "sub_jobs": [{"job_id": f"sub-{n}", "status": "FAIL", "fail_reason": text}
+                                             for n in range(500)]})
+    members = tuple(Result(JobRef(f"job-{n}", PROJECT, "ap-southeast-1", "ecs"), True, "F" * 64, None, snapshot,
+                           Error(ErrorType.JOB_FAILED, text, False, 599), Poll(10**9), Progress(0.5, "x" * 20))
+                    for n in range(MAX_JOBS))
+    group = GroupResult(Until.ALL, members, True, "F" * 64, None, Error(ErrorType.JOB_FAILED, text, False))
+
+    written = group.to_dict()
+
+    assert len(json.dumps(written)) <= MAX_ANSWER_CHARS
+    assert len(json.dumps(GroupResult(Until.ALL, members[:1], True, "FAIL", None, None).to_dict())) > 1000
+    assert len(written["jobs"]) == MAX_JOBS and all(job["job"] is None for job in written["jobs"])
+    fed = parse_job(written, now)
+    assert [job.ref.job_id for job in fed.jobs] == [f"job-{n}" for n in range(MAX_JOBS)]
+
+
+def test_a_group_through_api_gateway_is_refused_saying_where_it_goes(harness):
+    # A Location carries one job's state. Catches: a group answered through API Gateway with a Location that
+    # continues only one of its jobs.
+    answer = http(harness.call(apig(body={"job_ids": ["a", "b"]})))
+
+    assert answer["error"]["type"] == "invalid_input" and "through API Gateway" in answer["error"]["message"]
+    assert harness.requests == 0
