@@ -3,7 +3,7 @@ response API Gateway expects around a result, and the JSON log line that records
 
 import json
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, Optional, Union
 from urllib.parse import quote, urlencode
 
 from .errors import ERRORS
@@ -17,13 +17,17 @@ def result(verdict: Verdict, poll: Poll, ref: JobRef, job: Optional[Job] = None)
     return Result(ref, verdict.done, verdict.status, verdict.retry_after, job, verdict.error, poll, verdict.progress)
 
 
+# What one call answers of a job event: a job's result, or a group's.
+Answered = Union[Result, GroupResult]
+
+
 def grouped(verdict: Verdict, until: Until, results: Sequence[Result]) -> GroupResult:
     """A group's result: its verdict (policy.combine) on its jobs' results."""
     return GroupResult(until, tuple(results), verdict.done, verdict.status, verdict.retry_after, verdict.error,
                        verdict.progress)
 
 
-def http_status(result: Result) -> int:
+def http_status(result: Answered) -> int:
     """200 when done, 202 while the job runs, 503 for transient trouble upstream; a loop that ends with an error
     answers that error's status (errors.py)."""
     error = result.error
@@ -32,22 +36,23 @@ def http_status(result: Result) -> int:
     return ERRORS[error.type].http_status if error else 200
 
 
-def next_poll(result: Result, request: HttpRequest) -> str:
+def next_poll(result: Answered, request: HttpRequest) -> str:
     """The URL of the next poll: this request's path, its job fields and the loop's state in the query string
-    (Poll.to_query, which events.py reads back with Poll.from_query).
+    (Poll.to_query, which events.py reads back with Poll.from_query), or a group's (GroupResult.to_query).
 
     Absolute when the request's host is known: RFC 9110 allows a relative Location, but not every client takes
     one (Azure's Java management core keeps the poll URL as a java.net.URL, which must be absolute). The values
     need no escaping: ids, digits and a UTC time whose ':' a query may hold (RFC 3986, section 3.4)."""
+    state = result.to_query() if isinstance(result, GroupResult) else [*request.carried, *result.poll.to_query()]
     wait = [("wait", str(request.wait))] if request.wait else []
-    query = urlencode([*request.carried, *result.poll.to_query(), *wait], safe=":")
+    query = urlencode([*state, *wait], safe=":,")
     return f"{request.origin}{quote(request.path)}?{query}"
 
 
 _HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
-def http_response(result: Result, request: HttpRequest) -> dict[str, Any]:
+def http_response(result: Answered, request: HttpRequest) -> dict[str, Any]:
     """The result as API Gateway's function response. While the loop goes on (202, 503), Retry-After says when to
     ask again and Location where: a client that follows only those two reaches the same verdicts as a flow."""
     headers = dict(_HEADERS)

@@ -201,6 +201,13 @@ def group_ended(job_id: Optional[str], count: int, status: str, error: Optional[
     return error._replace(message=f"{lead}: {error.message}")
 
 
+def ended_earlier(status: str, kind: str) -> dict[str, object]:
+    """The error of a group's job that ended at an earlier call, as a Location carries it (its status and error
+    type only), for Error.from_dict."""
+    return {"type": kind, "retryable": False,
+            "message": f"It ended {status} ({kind}) at an earlier call; that call's answer said why."}
+
+
 # What a query that gave no job says of itself: the detail of its error.
 TOO_LITTLE_TIME = "too little of the invocation's time was left to query the job"
 NOT_JSON = "the answer was not JSON"

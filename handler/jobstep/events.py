@@ -13,7 +13,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Callable, NamedTuple, Optional, Union
 
+from . import errors
 from .model import (
+    GROUP_QUERY,
     MAX_JOBS,
     POLL_QUERY,
     InvalidInput,
@@ -260,10 +262,15 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
         if not isinstance(body, str):
             raise InvalidInput("the request body must be text")
         fields = _job_event(_body_text(body, event.get("isBase64Encoded") is True), "the request body")
-    if is_group(fields):  # a Location carries one job's state
-        raise InvalidInput("a group of jobs cannot be waited on through API Gateway: its Location carries one job;"
-                           " invoke the function directly, from a flow or by a timer, or wait on each job")
     query, path = event.get("queryStringParameters"), event.get("pathParameters")
+    if _parameter(query, "job_ids", "query") is not None:  # a group's Location
+        if fields:
+            raise InvalidInput("give a group in the body or in the query string (job_ids=...), not both")
+        fields = _group_from_query(query)
+    if is_group(fields):
+        if _parameter(path, "job_id", "path") is not None:
+            raise InvalidInput("a group is asked at a path without a job_id, such as /jobs")
+        return fields, (), _wait(query)
     in_path = set()
     for name in JobRef._fields:  # the job fields a request may name in its path, query string or body
         value = _parameter(query, name, "query")
@@ -283,13 +290,44 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
         if isinstance(poll, dict):
             for name, value in carried_poll.items():
                 _merge(poll, name, value)
+    carried = tuple((name, fields[name]) for name in JobRef._fields
+                    if name not in in_path and isinstance(fields.get(name), str))
+    return fields, carried, _wait(query)
+
+
+def _wait(query: Any) -> int:
     wait = _parameter(query, "wait", "query")
     if wait is not None and not (wait.isascii() and wait.isdigit() and len(wait) <= 2
                                  and int(wait) <= MAX_LONG_POLL_SECONDS):
         raise InvalidInput(f"wait must be whole seconds from 0 to {MAX_LONG_POLL_SECONDS}, got {wait!r:.20}")
-    carried = tuple((name, fields[name]) for name in JobRef._fields
-                    if name not in in_path and isinstance(fields.get(name), str))
-    return fields, carried, int(wait or 0)
+    return int(wait or 0)
+
+
+def _group_from_query(query: Any) -> dict[str, Any]:
+    """The group event a Location's query string carries (GroupResult.to_query): each parameter of GROUP_QUERY a
+    comma-separated list with one entry per job."""
+    lists = {name: value.split(",") for name in GROUP_QUERY if (value := _parameter(query, name, "query")) is not None}
+    count = len(lists["job_ids"])
+    if count > MAX_JOBS:
+        raise InvalidInput(f"job_ids must name 1 to {MAX_JOBS} jobs")
+    unaligned = [name for name, values in lists.items() if name != "until" and len(values) != count]
+    if unaligned:
+        raise InvalidInput(f"the query parameter {unaligned[0]} must have one entry per job of job_ids, as a"
+                           " Location gives it")
+    jobs = []
+    for index in range(count):
+        entry = {name: values[index] for name, values in lists.items() if name != "until" and values[index]}
+        job: dict[str, Any] = {"job_id": entry.pop("job_ids", "")}
+        job.update((name, entry.pop(name)) for name in JobRef._fields[1:] if name in entry)
+        ending = entry.pop("ended", "")
+        poll = Poll.from_query(entry)
+        if poll:
+            job["poll"] = poll
+        if ending:
+            status, _, kind = ending.partition(":")
+            job.update(done=True, status=status, error=errors.ended_earlier(status, kind) if kind else None)
+        jobs.append(job)
+    return {"jobs": jobs, "until": lists.get("until", [Until.ALL.value])[0]}
 
 
 def _smn_message(event: dict[str, Any]) -> Any:
@@ -324,7 +362,7 @@ def _apig(event: dict[str, Any], now: datetime) -> Trigger:
         return Trigger(Source.APIG, (invalid,), request)
     # A POST starts a wait (its answers' Location continues it); a GET without loop state is a look at the job
     # now, which a client may repeat as it is.
-    job = parse_one(fields, now, starts_loop=event.get("httpMethod") == "POST")
+    job = parse_job(fields, now, starts_loop=event.get("httpMethod") == "POST")
     return Trigger(Source.APIG, (job,), request._replace(carried=carried, wait=wait))
 
 

@@ -676,6 +676,24 @@ class GroupResult(NamedTuple):
                                     _brief(self.error))
         return written
 
+    def to_query(self) -> list[tuple[str, str]]:
+        """The group's state as the query parameters of a Location (GROUP_QUERY): each a comma-separated list with
+        one entry per job, in the group's order ("" where a job has none), which events.py reads back. Its values
+        are ids, region and service names, digits, times, statuses and error types: none holds a comma."""
+        polls = [dict(result.poll.to_query()) for result in self.results]
+        query = [("job_ids", ",".join(result.ref.job_id or "" for result in self.results)),
+                 ("until", self.until.value)]
+        for name in GROUP_QUERY[2:]:
+            if name in JobRef._fields:
+                values = [getattr(result.ref, name) or "" for result in self.results]
+            elif name == "ended":
+                values = [_ending(result) for result in self.results]
+            else:
+                values = [poll.get(name, "") for poll in polls]
+            if any(values):
+                query.append((name, ",".join(values)))
+        return query
+
     def _written(self, results: list[dict[str, Any]], error: Optional[Error]) -> dict[str, Any]:
         return {
             "until": str_value(self.until),
@@ -686,6 +704,21 @@ class GroupResult(NamedTuple):
             "progress": self.progress.to_dict() if self.progress else None,
             "jobs": results,
         }
+
+
+# A group's state in a Location's query string: GroupResult.to_query writes it, events.py reads it.
+GROUP_QUERY = ("job_ids", "until", "project_id", "region", "service", *POLL_QUERY, "ended")
+ENDINGS = (Status.SUCCESS, Status.FAIL, Status.TIMEOUT, Status.ERROR)
+
+
+def _ending(result: Result) -> str:
+    """How a job of a group ended, as its Location carries it: "" while it runs, SUCCESS, or STATUS:error_type."""
+    if not result.done:
+        return ""
+    status = next((ending for ending in ENDINGS if ending.value == result.status), Status.ERROR)
+    if status is Status.SUCCESS or result.error is None:
+        return status.value
+    return f"{status.value}:{result.error.type.value}"
 
 
 def _brief(error: Optional[Error]) -> Optional[Error]:

@@ -16,11 +16,11 @@ from typing import Any, Callable, NamedTuple, Optional, Union
 import requests
 
 from . import errors
-from .answer import grouped, http_response, internal_response, log_line, result
+from .answer import Answered, grouped, http_response, internal_response, log_line, result
 from .client import fetch_job
 from .config import load_config, resolve, settle
 from .credentials import context_value, signing_keys
-from .events import GroupQuery, Parsed, Query, Source, Trigger, parse_one, read_trigger, source_of
+from .events import GroupQuery, Parsed, Query, Source, Trigger, parse_job, read_trigger, source_of
 from .model import (
     ConfigError,
     Error,
@@ -143,23 +143,24 @@ def _answer_job(job: Union[Query, Result, InvalidInput], context: Any, runtime: 
     return answered
 
 
-def _answer_group(group: GroupQuery, context: Any, runtime: Runtime) -> GroupResult:
+def _answer_group(group: GroupQuery, context: Any, runtime: Runtime, until: Optional[float]) -> GroupResult:
     """Each job of the group asked once, in turn, given an equal share of the time left (one that has ended is
     answered as it is, and not asked again); the group's verdict on them."""
     results = []
     left = sum(isinstance(job, Query) for job in group.jobs)
     for job in group.jobs:
-        results.append(_answer_job(job, context, runtime, share=max(left, 1)))
+        results.append(_answer_job(job, context, runtime, until, share=max(left, 1)))
         left -= isinstance(job, Query)
     return grouped(combine(group.until, results), group.until, results)
 
 
-def _answer(job: Parsed, context: Any, runtime: Runtime, until: Optional[float]) -> Union[Result, GroupResult]:
-    return _answer_group(job, context, runtime) if isinstance(job, GroupQuery) else _answer_job(job, context, runtime,
-                                                                                                  until)
+def _answer(job: Parsed, context: Any, runtime: Runtime, until: Optional[float]) -> Answered:
+    if isinstance(job, GroupQuery):
+        return _answer_group(job, context, runtime, until)
+    return _answer_job(job, context, runtime, until)
 
 
-def _long_poll(latest: Result, until: float, context: Any, runtime: Runtime) -> Result:
+def _long_poll(latest: Answered, until: float, context: Any, runtime: Runtime) -> Answered:
     """Ask again inside this call, as the loop would, until done, `until` comes or the function's time runs short;
     each query, ended by `until`, is given at least MIN_BUDGET_SECONDS of it."""
     while not latest.done and latest.retry_after:
@@ -168,20 +169,19 @@ def _long_poll(latest: Result, until: float, context: Any, runtime: Runtime) -> 
         if runtime.clock() + delay + MIN_BUDGET_SECONDS > until or delay > time_left:
             break
         runtime.sleep(delay)
-        latest = _answer_job(parse_one(latest.to_dict(), _now(runtime)), context, runtime, until)
+        latest = _answer(parse_job(latest.to_dict(), _now(runtime)), context, runtime, until)
     return latest
 
 
-def _shaped(trigger: Trigger, results: list[Union[Result, GroupResult]], context: Any, runtime: Runtime,
+def _shaped(trigger: Trigger, results: list[Answered], context: Any, runtime: Runtime,
             until: Optional[float]) -> Answer:
     """The answer in the shape its source expects."""
     if trigger.source is Source.KAFKA:
         return [each.to_dict() for each in results]
-    first = results[0]
-    if trigger.request is not None and isinstance(first, Result):  # API Gateway (events.py refuses a group there)
-        latest = first if until is None else _long_poll(first, until, context, runtime)
+    if trigger.request is not None:  # API Gateway
+        latest = results[0] if until is None else _long_poll(results[0], until, context, runtime)
         return http_response(latest, trigger.request)
-    return first.to_dict()
+    return results[0].to_dict()
 
 
 def _shaped_internal(source: Source, count: int, internal: Result) -> Answer:
