@@ -306,17 +306,18 @@ def _wait(query: Any) -> int:
 def _group_from_query(query: Any) -> dict[str, Any]:
     """The group event a Location's query string carries (GroupResult.to_query): each parameter of GROUP_QUERY a
     comma-separated list with one entry per job."""
-    lists = {name: value.split(",") for name in GROUP_QUERY if (value := _parameter(query, name, "query")) is not None}
+    lists = {name: value.split(",") for name in GROUP_QUERY
+             if name != "until" and (value := _parameter(query, name, "query")) is not None}
     count = len(lists["job_ids"])
     if count > MAX_JOBS:
         raise InvalidInput(f"job_ids must name 1 to {MAX_JOBS} jobs")
-    unaligned = [name for name, values in lists.items() if name != "until" and len(values) != count]
+    unaligned = [name for name, values in lists.items() if len(values) != count]
     if unaligned:
         raise InvalidInput(f"the query parameter {unaligned[0]} must have one entry per job of job_ids, as a"
                            " Location gives it")
     jobs = []
     for index in range(count):
-        entry = {name: values[index] for name, values in lists.items() if name != "until" and values[index]}
+        entry = {name: values[index] for name, values in lists.items() if values[index]}
         job: dict[str, Any] = {"job_id": entry.pop("job_ids", "")}
         job.update((name, entry.pop(name)) for name in JobRef._fields[1:] if name in entry)
         ending = entry.pop("ended", "")
@@ -327,7 +328,7 @@ def _group_from_query(query: Any) -> dict[str, Any]:
             status, _, kind = ending.partition(":")
             job.update(done=True, status=status, error=errors.ended_earlier(status, kind) if kind else None)
         jobs.append(job)
-    return {"jobs": jobs, "until": lists.get("until", [Until.ALL.value])[0]}
+    return {"jobs": jobs, "until": _parameter(query, "until", "query")}
 
 
 def _smn_message(event: dict[str, Any]) -> Any:
