@@ -1,0 +1,112 @@
+"""The records' codecs (model.py), rule by rule: each writes what it reads back, and reading validates a value fed back
+as input, naming what is wrong. Pure functions, called directly."""
+
+from datetime import datetime, timezone
+
+import pytest
+from jobstep.model import (
+    MAX_COUNT,
+    MAX_MESSAGE,
+    MAX_WAIT_LIMIT,
+    POLL_QUERY,
+    TRACK_DIGITS,
+    Error,
+    ErrorType,
+    InvalidInput,
+    Poll,
+    Track,
+)
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 28, 7, 0, tzinfo=timezone.utc)
+
+
+def read_back(poll):
+    """A poll through its query string and back, as a Location carries it."""
+    return Poll.from_dict(Poll.from_query(dict(poll.to_query())), "job-1", NOW)
+
+
+@pytest.mark.parametrize("poll", [
+    Poll(3, START, 3600, 2, Track(0.35, 12.5)),
+    Poll(1, START, None, 0, None),
+    Poll(0, None, 120, 0, Track(0.0, 0.0)),
+    Poll(7, None, None, 5, Track(1.0, 3599.9)),
+])
+def test_a_poll_reads_back_from_its_query_string_as_it_was(poll):
+    # Poll.to_query writes what Poll.from_query reads (docs/events.md: how Location carries the loop's state), the
+    # fields that have a value, in POLL_QUERY's order. Catches: a field left out or written when absent, the
+    # progress pair replacing the rest, reading stopped at the first absent field, progress not read back.
+    written = poll.to_query()
+
+    assert read_back(poll) == poll
+    assert [name for name, _ in written] == [name for name in POLL_QUERY if name in dict(written)]
+
+
+@pytest.mark.parametrize("parameters, names", [
+    ({"attempt": "1" * 11}, "attempt"), ({"errors": "-1"}, "errors"), ({"max_wait": "1e3"}, "max_wait"),
+    ({"progress": "0.5"}, "progress and progress_at"), ({"progress_at": "3.0"}, "progress and progress_at"),
+    ({"progress": "x", "progress_at": "3.0"}, "parameter progress must"),
+    ({"progress": "0.5", "progress_at": "3,0"}, "parameter progress_at must"),
+])
+def test_a_query_string_not_as_to_query_writes_it_is_refused_naming_the_parameter(parameters, names):
+    # to_query writes whole numbers of at most ten digits (a count saturates at 10**9) and the progress pair
+    # together. Catches: an eleventh digit read, a refusal without its message or naming another parameter.
+    with pytest.raises(InvalidInput) as refused:
+        Poll.from_query(parameters)
+    assert names in str(refused.value)
+
+
+def test_counters_and_a_track_are_written_within_what_they_read_back():
+    # Whatever arithmetic made them, a poll's counters saturate at MAX_COUNT and a track's values stay in their
+    # ranges at their resolution, so the next call reads them back. Catches: a bound or a rounding moved.
+    poll = Poll(MAX_COUNT + 5, START, 60, MAX_COUNT + 1, Track(1.5, MAX_WAIT_LIMIT * 2.0))
+
+    written = poll.to_dict()
+
+    assert (written["attempt"], written["errors"]) == (MAX_COUNT, MAX_COUNT)
+    assert written["progress"] == {"fraction": 1.0, "at": float(MAX_WAIT_LIMIT)}
+    assert Track(-0.5, -3.0).to_dict() == {"fraction": 0.0, "at": 0.0}
+    assert Track(1 / 3, 10.04).to_dict() == {"fraction": round(1 / 3, TRACK_DIGITS), "at": 10.0}
+    assert Poll.from_dict(written, "job-1", NOW).attempt == MAX_COUNT
+
+
+# --- an error fed back
+
+
+GOOD_ERROR = {"type": "unavailable", "message": "The job API answered HTTP 503. Will retry.", "retryable": True,
+              "http_status": 503}
+
+
+@pytest.mark.parametrize("status", [None, 100, 503, 999])
+def test_an_error_fed_back_reads_as_jobstep_wrote_it(status):
+    # Error.to_dict writes what from_dict reads: the http_status of the job API (100-999, as http.client reads one)
+    # only when there is one. Catches: the status not read back, or a bound moved.
+    error = Error(ErrorType.UNAVAILABLE, "The job API answered HTTP 503.", True, status)
+
+    written = error.to_dict()
+
+    assert ("http_status" in written) is (status is not None)
+    assert Error.from_dict(written, "job-1") == error
+
+
+def test_an_error_message_is_carried_to_its_bound():
+    # Catches: the bound on a message's length moved, when written or when read.
+    long = Error(ErrorType.UNAVAILABLE, "x" * (MAX_MESSAGE + 10), True)
+
+    assert len(long.to_dict()["message"]) == MAX_MESSAGE
+    assert len(Error.from_dict({**GOOD_ERROR, "message": "x" * (MAX_MESSAGE + 10)}, "job-1").message) == MAX_MESSAGE
+
+
+@pytest.mark.parametrize("raw, says", [
+    ("unavailable", "error must be the object"),
+    ({**GOOD_ERROR, "type": "bogus"}, "'bogus'"),
+    ({**GOOD_ERROR, "message": 7}, "error must keep"), ({**GOOD_ERROR, "retryable": "yes"}, "error must keep"),
+    ({**GOOD_ERROR, "http_status": 99}, "error must keep"), ({**GOOD_ERROR, "http_status": 1000}, "error must keep"),
+    ({**GOOD_ERROR, "http_status": 503.0}, "error must keep"), ({**GOOD_ERROR, "http_status": True}, "error must keep"),
+])
+def test_an_error_not_as_jobstep_wrote_it_is_refused_for_its_job(raw, says):
+    # A result fed back must keep its error as a call gave it; the refusal names the job and says what is wrong.
+    # Catches: one bad field let through by the others, a refusal without its job or its words.
+    with pytest.raises(InvalidInput) as refused:
+        Error.from_dict(raw, "job-1")
+    assert refused.value.job_id == "job-1" and says in str(refused.value)
