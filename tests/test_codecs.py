@@ -14,6 +14,8 @@ from jobstep.model import (
     ErrorType,
     InvalidInput,
     Poll,
+    Progress,
+    Result,
     Track,
 )
 
@@ -110,3 +112,46 @@ def test_an_error_not_as_jobstep_wrote_it_is_refused_for_its_job(raw, says):
     with pytest.raises(InvalidInput) as refused:
         Error.from_dict(raw, "job-1")
     assert refused.value.job_id == "job-1" and says in str(refused.value)
+
+
+# --- a finished result fed back, and its progress
+
+
+@pytest.mark.parametrize("progress", [
+    Progress(0.5, "sub_jobs", (2, 1, 4), 30), Progress(1.0, "percent", None, 0), Progress(0.25, "expected_end"),
+])
+def test_a_progress_reads_back_as_it_was_shown(progress):
+    # Progress.to_dict writes what from_dict reads: fraction, source, the three sub-job counts and the seconds left
+    # (0 included). Catches: a field not read back, read from another key, or a bound moved.
+    assert Progress.from_dict(progress.to_dict()) == progress
+
+
+@pytest.mark.parametrize("raw, read", [
+    ("half", None), ({"fraction": 1.5, "source": "percent"}, None), ({"fraction": 0.5, "source": 7}, None),
+    ({"fraction": 0.5, "source": "percent", "sub_jobs": {"done": 1, "total": 4}, "eta_seconds": -1},
+     Progress(0.5, "percent")),
+    ({"fraction": 0.5, "source": "percent", "sub_jobs": {"failed": 0, "total": 4, "done": 1}, "eta_seconds": 2.5},
+     Progress(0.5, "percent", (1, 0, 4))),
+    ({"fraction": 0.5, "source": "percent", "sub_jobs": {"done": 1, "failed": 0}}, Progress(0.5, "percent")),
+    ({"fraction": 0.5, "source": "percent", "sub_jobs": {"done": None, "failed": 0, "total": 4}},
+     Progress(0.5, "percent")),
+    ({"fraction": 0.5, "source": "percent", "sub_jobs": [1, 0, 4], "eta_seconds": True}, Progress(0.5, "percent")),
+    ({"fraction": 0.5, "source": "s" * 30}, Progress(0.5, "s" * 20)),
+])
+def test_a_hand_edited_progress_is_read_as_far_as_it_is_one(raw, read):
+    # A result fed back is answered as it is, its progress as far as it is one: none without a fraction 0-1 and a
+    # source (cut to 20 characters, longer than any jobstep writes); sub-jobs only with all three counts; the
+    # seconds left only as a whole number from 0. Catches: a check dropped, or one count standing for all three.
+    assert Progress.from_dict(raw) == read
+
+
+@pytest.mark.parametrize("status, kept", [("X", True), ("S" * 64, True), ("", False), ("S" * 65, False), (7, False)])
+def test_a_finished_result_fed_back_keeps_a_status_of_1_to_64_characters(status, kept):
+    # Catches: a bound moved, or a status that is no text crashing the check.
+    finished = {"job_id": "job-1", "done": True, "status": status}
+
+    if kept:
+        assert Result.from_dict(finished, "job-1", NOW).status == status
+    else:
+        with pytest.raises(InvalidInput, match="keep its status"):
+            Result.from_dict(finished, "job-1", NOW)
