@@ -13,6 +13,8 @@ from jobstep.model import (
     Error,
     ErrorType,
     InvalidInput,
+    Job,
+    JobRef,
     Poll,
     Progress,
     Result,
@@ -155,3 +157,23 @@ def test_a_finished_result_fed_back_keeps_a_status_of_1_to_64_characters(status,
     else:
         with pytest.raises(InvalidInput, match="keep its status"):
             Result.from_dict(finished, "job-1", NOW)
+
+
+def test_a_finished_result_reads_back_whole_as_it_was_written():
+    # A finished result fed back is answered as it is: Result.to_dict writes what from_dict reads, its job, error,
+    # loop state and progress included. Catches: a part of it not read back, or read from another key.
+    error = Error(ErrorType.JOB_FAILED, "The job failed.", False)
+    finished = Result(JobRef("job-1", "project-1", "ap-southeast-3", "ecs"), True, "FAIL", None, Job("FAIL", "job-1"),
+                      error, Poll(4, START, 3600, 0, Track(0.5, 30.0)), Progress(0.5, "sub_jobs", (2, 1, 4), None))
+
+    assert Result.from_dict(finished.to_dict(), "job-1", NOW) == finished
+
+
+@pytest.mark.parametrize("field, value", [("region", "r" * 65), ("error", "failed"), ("poll", "again")])
+def test_a_finished_result_with_a_bad_part_is_refused_for_its_job(field, value):
+    # Catches: a refusal of a part that does not name the job, or a part not checked.
+    finished = {"job_id": "job-1", "done": True, "status": "SUCCESS", field: value}
+
+    with pytest.raises(InvalidInput) as refused:
+        Result.from_dict(finished, "job-1", NOW)
+    assert refused.value.job_id == "job-1" and field in str(refused.value)
