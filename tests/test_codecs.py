@@ -1,10 +1,11 @@
 """The records' codecs (model.py), rule by rule: each writes what it reads back, and reading validates a value fed back
 as input, naming what is wrong. Pure functions, called directly."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from jobstep.model import (
+    FUTURE_TOLERANCE,
     MAX_COUNT,
     MAX_MESSAGE,
     MAX_WAIT_LIMIT,
@@ -19,6 +20,7 @@ from jobstep.model import (
     Progress,
     Result,
     Track,
+    format_time,
 )
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=timezone.utc)
@@ -177,3 +179,51 @@ def test_a_finished_result_with_a_bad_part_is_refused_for_its_job(field, value):
     with pytest.raises(InvalidInput) as refused:
         Result.from_dict(finished, "job-1", NOW)
     assert refused.value.job_id == "job-1" and field in str(refused.value)
+
+
+# --- the loop's state fed back
+
+
+def test_a_poll_fed_back_reads_as_it_was_written_and_an_absent_one_starts_a_loop():
+    # Poll.to_dict writes what from_dict reads; an absent poll, or absent fields, take the defaults of a new loop.
+    # Catches: a field not read back or read from another key, a default changed.
+    poll = Poll(MAX_COUNT, START, MAX_WAIT_LIMIT, 3, Track(1.0, float(MAX_WAIT_LIMIT)))
+
+    assert Poll.from_dict(poll.to_dict(), "job-1", NOW) == poll
+    assert Poll.from_dict(None, "job-1", NOW) == Poll.from_dict({}, "job-1", NOW) == Poll()
+    assert Poll.from_dict({"max_wait": 1, "started_at": None}, "job-1", NOW) == Poll(max_wait=1)
+    assert Poll.from_dict({"progress": {"fraction": 0, "at": 0}}, "job-1", NOW).progress == Track(0, 0)
+
+
+def test_a_loop_start_up_to_the_tolerance_ahead_of_now_is_taken_and_later_is_refused():
+    # started_at comes from the orchestrator's clock, allowed FUTURE_TOLERANCE of drift. Catches: the bound moved.
+    at_limit = format_time(NOW + FUTURE_TOLERANCE)
+    past_it = format_time(NOW + FUTURE_TOLERANCE + timedelta(seconds=1))
+
+    assert Poll.from_dict({"started_at": at_limit}, "job-1", NOW).started_at == NOW + FUTURE_TOLERANCE
+    with pytest.raises(InvalidInput, match="future") as refused:
+        Poll.from_dict({"started_at": past_it}, "job-1", NOW)
+    assert refused.value.job_id == "job-1"
+
+
+@pytest.mark.parametrize("raw, names", [
+    ("again", "poll must be the object"), ({"started_at": "yesterday"}, "poll.started_at"),
+    ({"started_at": 17}, "poll.started_at"),
+    ({"max_wait": 0}, "poll.max_wait"), ({"max_wait": MAX_WAIT_LIMIT + 1}, "poll.max_wait"),
+    ({"max_wait": True}, "poll.max_wait"), ({"max_wait": 60.0}, "poll.max_wait"), ({"max_wait": "60"}, "poll.max_wait"),
+    ({"attempt": -1}, "poll.attempt"), ({"attempt": MAX_COUNT + 1}, "poll.attempt"), ({"errors": True}, "poll.errors"),
+    ({"errors": 1.0}, "poll.errors"),
+    ({"progress": "half"}, "poll.progress"), ({"progress": {"fraction": 0.5}}, "poll.progress"),
+    ({"progress": {"fraction": -0.01, "at": 1}}, "poll.progress"),
+    ({"progress": {"fraction": 1.01, "at": 1}}, "poll.progress"),
+    ({"progress": {"fraction": 0.5, "at": -0.1}}, "poll.progress"),
+    ({"progress": {"fraction": 0.5, "at": MAX_WAIT_LIMIT + 1}}, "poll.progress"),
+    ({"progress": {"fraction": True, "at": 1}}, "poll.progress"),
+])
+def test_a_poll_not_as_a_call_wrote_it_is_refused_for_its_job_naming_the_field(raw, names):
+    # A poll fed back must be as a previous call returned it: whole numbers in their ranges, a time, a progress
+    # reading of a fraction 0-1 and the seconds since the start. Catches: a check dropped or a bound moved, a
+    # refusal that names another field or no job.
+    with pytest.raises(InvalidInput) as refused:
+        Poll.from_dict(raw, "job-1", NOW)
+    assert refused.value.job_id == "job-1" and names in str(refused.value)
