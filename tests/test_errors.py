@@ -4,8 +4,21 @@ quotes. Pure functions, called directly."""
 from datetime import datetime, timezone
 
 import pytest
-from jobstep.errors import ERRORS, RETRY_ADVICE, classify, job_failed, not_found_without_state, timed_out
-from jobstep.model import ErrorType, Failure, FailureKind, Job, Status, SubJob
+from jobstep.errors import (
+    ERRORS,
+    RETRY_ADVICE,
+    classify,
+    error,
+    invalid,
+    job_failed,
+    misconfigured,
+    not_found_without_state,
+    timed_out,
+    unknown_service,
+    unreachable,
+    unreadable,
+)
+from jobstep.model import ConfigError, ErrorType, Failure, FailureKind, InvalidInput, Job, Status, SubJob
 
 # README.md, "Verdicts": the first three failed sub-jobs' reasons are in the message, with how many more failed.
 SHOWN = 3
@@ -121,3 +134,47 @@ def test_a_timeout_says_when_the_loop_began_its_max_wait_and_status_and_quotes_t
 def test_a_timeout_without_a_problem_says_only_its_own_words():
     # Catches: a "last problem" said when there was none.
     assert "problem" not in timed_out(60, "INIT", START, None).message
+
+
+def test_an_error_adds_no_words_the_job_api_did_not_say_nor_advice_its_rule_does_not_give():
+    # An error of a rule without advice is its lead alone (an invalid input's or a configuration's message is the
+    # refusal's words); one without words from the job API quotes none. Catches: an empty quote "()" or a ". "
+    # added, or the refusal's words replaced.
+    assert invalid(InvalidInput("job_id must be 1-64 letters")).message == "job_id must be 1-64 letters"
+    configuration = misconfigured(ConfigError("JOBSTEP_MAX_WAIT must be whole seconds"))
+    assert configuration.type is ErrorType.CONFIGURATION and not configuration.retryable
+    assert configuration.message == "JOBSTEP_MAX_WAIT must be whole seconds"
+    assert error(ErrorType.THROTTLED).message == f"The job API is throttling requests. {RETRY_ADVICE}"
+
+
+def test_a_failed_job_without_type_or_reason_says_so_plainly_then_advises():
+    # Catches: an empty "()" or ": " where the job API gave nothing, or the advice in place of the message.
+    message = job_failed(Job("FAIL")).message
+
+    assert message == f"The job failed. {ERRORS[ErrorType.JOB_FAILED].advice}"
+
+
+def test_a_reason_is_quoted_up_to_300_characters():
+    # Each code and reason a job API gives is quoted up to 300 characters, so that the job's and three sub-jobs'
+    # fit in a message. Catches: the cut moved.
+    message = job_failed(Job("FAIL", fail_reason="x" * 1000)).message
+
+    assert "x" * 300 in message and "x" * 301 not in message
+
+
+def test_a_bad_answer_keeps_the_http_status_it_came_with():
+    # A 2xx whose body is not the job is a bad_response that still says its HTTP status. Catches: the status dropped.
+    error_ = classify(Failure(FailureKind.BAD_RESPONSE, "the answer was not JSON", 200))
+
+    assert error_.type is ErrorType.BAD_RESPONSE and error_.http_status == 200
+
+
+def test_the_details_of_a_query_that_failed_name_what_failed():
+    # Catches: the exception's type or the host left out of the detail a user reads.
+    assert "ValueError" in unreadable(ValueError("x"))
+    assert unreachable("elb.example.com", ConnectionError()) == "could not reach elb.example.com: ConnectionError"
+
+
+def test_an_unknown_service_is_refused_listing_the_services():
+    # Catches: the list of services joined otherwise than as a list.
+    assert "one of elb, ecs; got 'iam'" in unknown_service("iam", ["elb", "ecs"]).message

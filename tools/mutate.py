@@ -267,13 +267,17 @@ def run_module(module: str, settings: dict[str, Any], gated: bool, equivalents: 
     return figures, matched
 
 
-def table(rows: list[Figures], target: float) -> list[str]:
-    lines = ["| module | mutants | killed | equivalent | survived | killed of scored | prose (killed) | time |",
+def table(rows: list[Figures]) -> list[str]:
+    lines = ["| module | scored mutants | killed | equivalent | survived | killed share | prose (killed) | time |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         mark = "" if row.gated else " (ungated)"
         lines.append(f"| {row.module}{mark} | {row.scored} | {row.killed} | {row.equivalent} | {len(row.survivors)} |"
                      f" {row.share:.1%} | {row.prose} ({row.prose_killed}) | {row.seconds / 60:.1f} min |")
+    lines.append("")
+    lines.append("Killed counts the mutants a test failed on, timed out on ("
+                 f"{sum(row.timeouts for row in rows)} here) or crashed on; the killed share is of the scored mutants,"
+                 " the prose ones apart.")
     return lines
 
 
@@ -309,7 +313,7 @@ def main(argv: list[str]) -> int:
     report = [f"# make mutate: {' '.join(names)}", "",
               f"mutmut {version('mutmut')}, {children} children,"
               f" {(time.monotonic() - started) / 60:.1f} min in all; target {target:.0%} killed of the scored"
-              " mutants (prose apart), the rest equivalent.", "", *table(rows, target), ""]
+              " mutants (prose apart), the rest equivalent.", "", *table(rows), ""]
     for row in rows:
         for mutant in row.survivors:
             report += [f"## survived: {mutant.name} ({row.module}, {mutant.function}, {mutant.status})", "",
