@@ -19,6 +19,8 @@ from jobstep.model import (
     Poll,
     Progress,
     Result,
+    Status,
+    SubJob,
     Track,
     format_time,
 )
@@ -157,18 +159,24 @@ def test_a_finished_result_fed_back_keeps_a_status_of_1_to_64_characters(status,
     if kept:
         assert Result.from_dict(finished, "job-1", NOW).status == status
     else:
-        with pytest.raises(InvalidInput, match="keep its status"):
+        with pytest.raises(InvalidInput, match="keep its status") as refused:
             Result.from_dict(finished, "job-1", NOW)
+        assert refused.value.job_id == "job-1"
 
 
 def test_a_finished_result_reads_back_whole_as_it_was_written():
     # A finished result fed back is answered as it is: Result.to_dict writes what from_dict reads, its job, error,
     # loop state and progress included. Catches: a part of it not read back, or read from another key.
     error = Error(ErrorType.JOB_FAILED, "The job failed.", False)
-    finished = Result(JobRef("job-1", "project-1", "ap-southeast-3", "ecs"), True, "FAIL", None, Job("FAIL", "job-1"),
-                      error, Poll(4, START, 3600, 0, Track(0.5, 30.0)), Progress(0.5, "sub_jobs", (2, 1, 4), None))
+    job = Job("FAIL", "job-1", sub_jobs=(SubJob("FAIL", "sub-1", outcome=Status.FAIL),), sub_jobs_total=1,
+              sub_jobs_done=1, sub_jobs_failed=1, outcome=Status.FAIL)
+    finished = Result(JobRef("job-1", "project-1", "ap-southeast-3", "ecs"), True, "FAIL", None, job, error,
+                      Poll(4, START, 3600, 0, Track(0.5, 30.0)), Progress(0.5, "sub_jobs", (2, 1, 4), None))
 
-    assert Result.from_dict(finished.to_dict(), "job-1", NOW) == finished
+    written = finished.to_dict()
+
+    assert written["job"]["outcome"] == written["job"]["sub_jobs"][0]["outcome"] == "FAIL"
+    assert Result.from_dict(written, "job-1", NOW) == finished
 
 
 @pytest.mark.parametrize("field, value", [("region", "r" * 65), ("error", "failed"), ("poll", "again")])
