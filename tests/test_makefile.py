@@ -136,3 +136,13 @@ def test_make_demo_installs_the_project_alone_and_make_test_its_test_extra(check
     demo, test = dry_run(checkout, "demo"), dry_run(checkout, "test")
     assert not [command for command in demo if "[test" in command or "[bench" in command]
     assert [command for command in test if command.endswith("-e '.[test]'")]
+
+
+def test_make_mutate_installs_the_dev_extra_that_make_test_never_needs(checkout):
+    # CI runs make test on a fresh clone: mutmut (the dev extra) is for make mutate alone. Catches: the dev extra
+    # folded into the test extra or installed by make test, or make mutate run without it.
+    fake_python(checkout / ".venv" / "bin" / "python", (3, 11))
+    test, mutate = dry_run(checkout, "test"), dry_run(checkout, "mutate")
+    assert not [command for command in test if "dev]" in command]
+    assert [command for command in mutate if command.endswith("-e '.[test,dev]'")]
+    assert mutate[-1].split() == [".venv/bin/python", "tools/mutate.py"]
