@@ -340,3 +340,47 @@ def test_a_group_long_polled_through_api_gateway_answers_its_verdict_in_one_call
     reply = requests.post(f"{gateway.origin}/jobs?wait=20", json={"job_ids": ["a", "b"]}, timeout=10)
 
     assert reply.status_code == 200 and reply.json()["status"] == "SUCCESS" and harness.requests > 2
+
+
+def test_a_groups_answer_shows_the_mean_progress_of_its_jobs(harness):
+    # A job at a third of its percent and one that succeeded: the group's progress is their mean, the succeeded
+    # one counting whole (policy.combine). Catches: the answer built without the verdict's progress (answer.grouped).
+    duration = 1200
+    rds = {"service": "rds", "init_seconds": 0, "statuses": ("Running", "Running"), "outcome": "Completed"}
+    harness.simulator.add_job("a", run_seconds=duration, **rds,
+                              script=lambda elapsed: {"progress": f"{elapsed * 100 // duration:.0f}%"})
+    harness.simulator.add_job("b", run_seconds=0, **rds)
+    harness.clock.advance(duration / 3)
+
+    answer = harness.call({"job_ids": ["a", "b"], "service": "rds"})
+
+    assert [job["status"] for job in answer["jobs"]] == ["RUNNING", "SUCCESS"]
+    assert answer["jobs"][0]["progress"]["fraction"] == pytest.approx(1 / 3, abs=0.01)
+    assert answer["progress"]["fraction"] == pytest.approx((answer["jobs"][0]["progress"]["fraction"] + 1) / 2)
+
+
+def test_a_fed_back_failed_job_without_its_error_ends_the_group_as_a_failed_job_not_retryable(harness):
+    # A hand-edited group (or a Location's `ended=FAIL` without its error type) whose failed job lost its error:
+    # the group ends as job_failed, not retryable, naming the job. Catches: errors.group_ended's fallback error
+    # with another type, no message, or retryable.
+    harness.simulator.add_job("a", **RUNNING_FOREVER)
+    event = {"jobs": [{"job_id": "a"}, {"job_id": "b", "done": True, "status": "FAIL", "error": None}]}
+
+    answer = harness.call(event)
+
+    assert (answer["done"], answer["status"]) == (True, "FAIL")
+    assert answer["error"] == {"type": "job_failed", "retryable": False,
+                               "message": "Job b of the group's 2 ended FAIL."}
+
+
+def test_a_job_that_ended_at_an_earlier_call_keeps_its_error_type_not_retryable_through_location(harness, gateway):
+    # A Location carries an ended job as its status and error type only; read back, its error is that type and not
+    # retryable (it ended), and it ends an "all" group. Catches: errors.ended_earlier's error made retryable.
+    harness.simulator.add_job("a", **RUNNING_FOREVER)
+
+    reply = requests.get(f"{gateway.origin}/jobs", params={"job_ids": "a,b", "ended": ",FAIL:job_failed"}, timeout=10)
+
+    body = reply.json()
+    assert (reply.status_code, body["status"], body["error"]["type"]) == (200, "FAIL", "job_failed")
+    assert body["error"]["retryable"] is False and body["jobs"][1]["error"]["retryable"] is False
+    assert "ended FAIL (job_failed) at an earlier call" in body["jobs"][1]["error"]["message"]
