@@ -38,6 +38,7 @@ from jobstep.model import (
     MAX_ANSWER_CHARS,
     MAX_COUNT,
     MAX_ENTITIES_CHARS,
+    MAX_JOBS,
     MAX_SUB_JOBS,
     MAX_WAIT_LIMIT,
     Error,
@@ -161,7 +162,8 @@ def world():
     with JobSimulator(PROJECT, {TEMP_AK: (TEMP_SK, TOKEN)}, clock=clock) as simulator:
         environ = {"JOBSTEP_ENDPOINT": simulator.base_url, "RUNTIME_PROJECT_ID": PROJECT}
         runtime = Runtime(session=new_session(), environ=environ, clock=clock, draw=lambda: 0.5, log=lambda line: None)
-        with ApiGateway(lambda event: handle(event, agency(), runtime)) as gateway, requests.Session() as http:
+        with ApiGateway(lambda event: handle(event, agency(), runtime), ("/jobs/{job_id}", "/jobs")) as gateway, \
+                requests.Session() as http:
             yield World(simulator, runtime, gateway, http)
 
 
@@ -273,6 +275,72 @@ def run_example(world: World, reply: Reply, caller: Caller, channel: str) -> Non
          caller=Caller())
 def test_every_answer_is_accepted_back_by_the_next_call_through_every_channel(world, channel, reply, caller):
     run_example(world, reply, caller, channel)
+
+
+# --- a group of jobs: each job's reply drawn as above, the group's answer fed back through every channel
+
+
+def group_event(replies: list[Reply], caller: Caller, until: str) -> dict[str, Any]:
+    jobs = [{**caller.event(reply.service), "job_id": f"{JOB[:-2]}{number:02d}"}
+            for number, reply in enumerate(replies)]
+    return {"jobs": jobs, "until": until}
+
+
+def answer_group(world: World, replies: list[Reply], running: list[bool]) -> None:
+    """The job API's next answers: the group queries its running jobs one at a time, in the group's order."""
+    world.simulator.faults.clear()
+    for reply, runs in zip(replies, running):
+        if runs:
+            headers = {"Retry-After": reply.retry_after} if reply.retry_after else {}
+            world.simulator.inject(Fault(reply.http_status, reply.body(), headers))
+
+
+def group_call(world: World, channel: str, carried: Any, first: bool) -> Step:
+    if channel == "body" or (channel == "location" and first):
+        return through_gateway(world, "POST", f"{world.gateway.origin}/jobs", carried, channel)
+    if channel == "location":
+        return through_gateway(world, "GET", carried, None, channel)
+    answer = invoke(world, kafka(carried) if channel == "kafka" else carried)
+    return direct_step(answer[0] if channel == "kafka" else answer, channel)
+
+
+def check_group(step: Step, count: int) -> None:
+    """A group's answer is what every answer is, for the group and for each of its jobs."""
+    result = step.result
+    assert len(json.dumps(result)) <= MAX_ANSWER_CHARS
+    assert (result["error"] or {}).get("type") != "internal", result["error"]
+    assert not step.refused, result["error"]
+    assert len(result["jobs"]) == count
+    for job in result["jobs"]:
+        check(Step(job, False, None))
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(group=st.lists(replies, min_size=1, max_size=4), caller=callers, until=st.sampled_from(["all", "any"]))
+@example(group=[Reply("ecs", {"status": "FAIL", "entities": {"note": "y" * 7000},
+                              "sub_jobs": [{**ECS_SUB_JOB, "status": "FAIL", "fail_reason": "\u2028" * 500}] * 20})]
+         * MAX_JOBS, caller=Caller(attempt=MAX_COUNT, started=300), until="any")
+@example(group=[Reply("ecs", {"status": "RUNNING", "sub_jobs": [ECS_SUB_JOB] * 600})] * MAX_JOBS,
+         caller=Caller(attempt=MAX_COUNT, started=300), until="all")
+@example(group=[Reply("rds", {"status": "Running", "progress": "37%"}), Reply("elb", {"status": "SUCCESS"})],
+         caller=Caller(started=120), until="all")
+def test_every_group_answer_is_accepted_back_by_the_next_call_through_every_channel(world, channel, group, caller,
+                                                                                   until):
+    # Issue 21: a group's answer is a valid next input like every answer, bounded in size (the first example: 20 jobs
+    # whose full results make 921 kB). Catches: GroupResult.to_dict without its bound or with its comparison flipped,
+    # a job's result in a group written without the bounds of a single answer, or a group state that one channel (a
+    # Location's comma lists, a Kafka message) does not carry back.
+    answer_group(world, group, [True] * len(group))
+    first = group_call(world, channel, group_event(group, caller, until), first=True)
+    check_group(first, len(group))
+    if first.next_input is None:
+        assert first.result["done"]
+        return
+    answer_group(world, group, [not job["done"] for job in first.result["jobs"]])
+    second = group_call(world, channel, first.next_input, first=False)
+    check_group(second, len(group))
 
 
 def test_the_big_examples_are_bodies_just_under_the_cap():
