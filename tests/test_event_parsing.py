@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from helpers import PROJECT, RUNNING_FOREVER, apig, http, kafka_event, sample_event
-from jobstep.events import MAX_PAYLOAD_CHARS, Query, Source, parse_event, parse_job, read_trigger
+from jobstep.events import MAX_PAYLOAD_CHARS, GroupQuery, Query, Source, parse_event, parse_job, read_trigger
 from jobstep.model import InvalidInput, Result
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=timezone.utc)
@@ -30,6 +30,14 @@ def smn(text):
     return event
 
 
+def cts(response, **trace):
+    """The documented CTS event, its trace of ECS with this response (and any other field of the trace)."""
+    event = sample_event("cts")
+    event["cts"].update({"service_type": "ECS", "trace_name": "createServer", "code": 200, "response": response,
+                         **trace})
+    return event
+
+
 # --- which source
 
 
@@ -41,11 +49,14 @@ def smn(text):
     (timer(job_event()), Source.TIMER),
     (smn(job_event()), Source.SMN),
     (kafka_event([job_event()]), Source.KAFKA),
+    (cts({"job_id": "job-1"}), Source.CTS),
+    (cts({}), Source.CTS),  # a trace that names no job: refused
     ("not an object", Source.DIRECT),  # refused, answered as a direct call is
 ])
 def test_each_event_is_read_as_its_sources(event, source):
     # docs/events.md's table: each source recognised, its jobs read or refused as that source's.
-    # Catches: a trigger read with no source (None), which only a Kafka answer's shape would show.
+    # Catches: a trigger read with no source (None), which only a Kafka answer's shape would show; a CTS trace's
+    # trigger, read or refused, with no source.
     assert read_trigger(event, NOW).source is source
 
 
@@ -272,3 +283,132 @@ def test_a_request_without_a_path_is_read_from_its_parameters(harness):
     answer = harness.call({**apig(query={"job_id": "job-1"}, method="POST"), "path": None})
 
     assert answer["statusCode"] == 202 and location_of(answer).path == "/"
+
+
+def test_a_wait_of_more_than_two_digits_is_refused_even_with_a_leading_zero():
+    # ?wait=N takes N from 0 to 25 in at most two digits (docs/events.md); a longer one is refused before it is read
+    # as a number, a leading zero included. Catches: the bound on its digits moved by one ("025" read as 25).
+    (read,) = read_trigger(apig(path={"job_id": "job-1"}, query={"wait": "25"}), NOW).jobs
+    (refused,) = read_trigger(apig(path={"job_id": "job-1"}, query={"wait": "025"}), NOW).jobs
+
+    assert isinstance(read, Query) and isinstance(refused, InvalidInput) and "wait" in str(refused)
+
+
+@pytest.mark.parametrize("event, name", [
+    (apig(query={"job_ids": ["job-1,job-2", "job-3"]}), "query parameter job_ids"),
+    (apig(query={"job_ids": "job-1,job-2", "region": ["ap-southeast-1,", ",ap-southeast-3"]}),
+     "query parameter region"),
+    (apig(query={"job_ids": "job-1,job-2", "until": ["all", "any"]}), "query parameter until"),
+    ({**apig(body={"job_ids": ["job-1"]}), "pathParameters": {"job_id": ["job-1", "job-2"]}}, "path parameter job_id"),
+    (apig(path={"job_id": "job-1"}, query={"attempt": ["1", "2"]}), "query parameter attempt"),
+])
+def test_a_parameter_given_twice_is_refused_saying_where_and_which(event, name):
+    # A refusal of a repeated parameter says where it was (query string or path) and which it is, for a group's
+    # Location (job_ids, the lists, until), a group at a job's path, and the loop state of a job's query string.
+    # Catches: the where of each of those reads dropped (None) or rewritten.
+    (refused,) = read_trigger(event, NOW).jobs
+    assert isinstance(refused, InvalidInput) and f"the {name} must be given once" in str(refused)
+
+
+@pytest.mark.parametrize("event", [
+    apig(path={"job_id": "job-1"}, query={"project_id": PROJECT}, body={"project_id": "other-project"}),
+    apig(path={"job_id": "job-1", "region": "ap-southeast-1"}, query={"region": "ap-southeast-3"}),
+    apig(path={"job_id": "job-1"}, query={"attempt": "3"}, body={"poll": {"attempt": 2}}),
+])
+def test_a_field_given_twice_differently_is_refused_for_its_job(event):
+    # A project, region or loop state given twice differently (body and query, query and path) is refused for the
+    # job the request names, so its answer says which job; never for the project or region, which look like ids.
+    # Catches: the refusal's job dropped, or the conflicting value named as the job.
+    (refused,) = read_trigger(event, NOW).jobs
+    assert isinstance(refused, InvalidInput) and "given twice" in str(refused) and refused.job_id == "job-1"
+
+
+# --- groups
+
+
+@pytest.mark.parametrize("event, stateless", [
+    ({"job_ids": ["job-1", "job-2"]}, False),  # a direct call starts the loop
+    (apig(body={"job_ids": ["job-1", "job-2"]}, method="POST"), False),
+    (apig(query={"job_ids": "job-1,job-2"}), True),  # a GET looks
+    (timer(json.dumps({"job_ids": ["job-1", "job-2"]})), True),  # a timer's answers are not fed back
+    (kafka_event([json.dumps({"jobs": [{"job_id": "job-1"}, {"job_id": "job-2"}]})]), True),
+])
+def test_a_groups_jobs_start_a_loop_as_a_single_job_of_that_source_does(event, stateless):
+    # docs/events.md: a direct call or a POST starts a loop, a GET, a timer's tick or a message does not; a group's
+    # jobs follow the event's source. Catches: the source's starts_loop not passed to the group or to its jobs
+    # (the default, or None, taken instead).
+    (group,) = read_trigger(event, NOW).jobs
+    assert isinstance(group, GroupQuery) and [job.poll.stateless for job in group.jobs] == [stateless, stateless]
+
+
+@pytest.mark.parametrize("event, job_id", [
+    ({"job_ids": ["job-1", "job-2"], "region": "evil.example/"}, "job-1"),  # a shared field: its first job
+    ({"jobs": [{"job_id": "job-1"}, {"job_id": "job-2", "service": "elb.evil.com"}]}, "job-2"),
+    ({"job_ids": ["job-1", "job-2"], "done": True, "status": "no such status"}, "job-1"),  # a group fed back
+    ({"job_ids": ["job-1", "job-2", "job-1"]}, "job-1"),  # a job named twice
+])
+def test_a_refused_group_is_refused_for_the_job_at_fault(event, job_id):
+    # A group refused because of one of its jobs names that job (the answer shows it). Catches: the job_id of a
+    # job's refusal, or of a job named twice, dropped when the group's refusal is made.
+    refused = parse_job(event, NOW)
+    assert isinstance(refused, InvalidInput) and refused.job_id == job_id
+
+
+def test_a_group_location_gives_each_job_its_own_project_region_and_service():
+    # A Location's lists hold one entry per job, "" where a job has none (GroupResult.to_query). Catches: a job
+    # field of the list (project_id, the first after job_id) left out of its job.
+    query = {"job_ids": "job-1,job-2", "project_id": f",{PROJECT}", "region": "ap-southeast-3,",
+             "service": "ecs,rds"}
+
+    (group,) = read_trigger(apig(query=query), NOW).jobs
+
+    assert isinstance(group, GroupQuery)
+    assert [(job.project_id, job.region, job.service) for job in group.jobs] == [
+        (None, "ap-southeast-3", "ecs"), (PROJECT, None, "rds")]
+
+
+def test_an_empty_entry_of_a_group_locations_job_ids_is_refused_as_an_empty_job_id():
+    # An entry of job_ids that is empty is a job_id given empty, refused saying so and which entry: not a missing
+    # job_id, nor something else. Catches: the empty entry read as None, as another text, or not at all (a crash).
+    (refused,) = read_trigger(apig(query={"job_ids": "job-1,,job-2"}), NOW).jobs
+    assert isinstance(refused, InvalidInput) and "jobs[1]: job_id" in str(refused) and "got ''" in str(refused)
+
+
+def test_a_job_that_ended_at_an_earlier_call_keeps_its_status_in_its_error():
+    # A Location carries a job that ended as STATUS:error_type (GroupResult.to_query); its error, read back, says
+    # how it ended. Catches: the status left out of the error's message.
+    query = {"job_ids": "job-1,job-2", "ended": "TIMEOUT:max_wait,"}
+
+    (group,) = read_trigger(apig(query=query), NOW).jobs
+
+    assert isinstance(group, GroupQuery)
+    ended = group.jobs[0]
+    assert isinstance(ended, Result) and ended.status == "TIMEOUT" and ended.error is not None
+    assert ended.error.type == "max_wait" and "TIMEOUT" in ended.error.message
+
+
+# --- CTS traces
+
+
+def test_a_cts_refusal_quotes_the_traces_name_service_and_code_only_so_far():
+    # A refusal of a trace quotes at most 60 characters of its trace_name, 40 of its service_type and 10 of its
+    # code: a trace's own text is not echoed at length. Catches: each of those bounds moved.
+    name, service, code = "n" * 60, "s" * 40, "2" * 10
+
+    (refused,) = read_trigger(cts({}, trace_name=name + "more", service_type=service + "more", code=code + "9"),
+                              NOW).jobs
+
+    message = str(refused)
+    assert f"the CTS trace {name!r} of {service!r}" in message and f"(code {code})" in message
+
+
+def test_a_cts_response_text_of_the_largest_size_read_is_read_and_one_character_more_is_not():
+    # A trace's response given as JSON text is read up to MAX_PAYLOAD_CHARS, as any job event. Catches: the bound
+    # moved by one.
+    text = json.dumps({"job_id": "job-1"})
+    at_limit = text + " " * (MAX_PAYLOAD_CHARS - len(text))
+
+    (read,) = read_trigger(cts(at_limit), NOW).jobs
+    (refused,) = read_trigger(cts(at_limit + " "), NOW).jobs
+
+    assert isinstance(read, Query) and read.job_id == "job-1" and isinstance(refused, InvalidInput)

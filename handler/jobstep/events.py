@@ -139,7 +139,7 @@ def is_group(event: Any) -> bool:
     return isinstance(event, dict) and (event.get("jobs") is not None or event.get("job_ids") is not None)
 
 
-def parse_group(event: dict[str, Any], now: datetime, starts_loop: bool = True) -> GroupQuery:
+def parse_group(event: dict[str, Any], now: datetime, starts_loop: bool) -> GroupQuery:
     """A group's event: `jobs` (job events, or the results a previous call gave) or `job_ids`, `until`, and the
     fields its jobs share. A group that is done (done: true, as fed back) has every job answered as it is."""
     if event.get("jobs") is not None and event.get("job_ids") is not None:
@@ -168,7 +168,7 @@ def parse_group(event: dict[str, Any], now: datetime, starts_loop: bool = True) 
     return GroupQuery(until, tuple(jobs))
 
 
-def parse_one(event: Any, now: datetime, starts_loop: bool = True) -> Union[Query, Result, InvalidInput]:
+def parse_one(event: Any, now: datetime, starts_loop: bool) -> Union[Query, Result, InvalidInput]:
     """parse_event, with an unreadable job kept as a value."""
     try:
         return parse_event(event, now, starts_loop)
@@ -220,10 +220,11 @@ def _parameter(parameters: Any, name: str, where: str) -> Optional[str]:
     return value
 
 
-def _merge(fields: dict[str, Any], name: str, value: Any) -> None:
-    """One field given in more than one place (body, query, path) must be given alike."""
+def _merge(fields: dict[str, Any], name: str, value: Any, job_id: Any) -> None:
+    """One field given in more than one place (body, query, path) must be given alike; a refusal names the job
+    (job_id, the one given first when it is the job_id that differs), when that is an id."""
     if fields.get(name) not in (None, value):
-        raise InvalidInput(f"{name} is given twice with different values", value if valid_id(value) else None)
+        raise InvalidInput(f"{name} is given twice with different values", job_id if valid_id(job_id) else None)
     fields[name] = value
 
 
@@ -275,10 +276,10 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
     for name in JobRef._fields:  # the job fields a request may name in its path, query string or body
         value = _parameter(query, name, "query")
         if value is not None:
-            _merge(fields, name, value)
+            _merge(fields, name, value, fields.get("job_id"))
         value = _parameter(path, name, "path")
         if value is not None:
-            _merge(fields, name, value)
+            _merge(fields, name, value, fields.get("job_id"))
             in_path.add(name)
     if "job_id" not in fields:
         raise InvalidInput('name the job: GET /jobs/{job_id}, ?job_id=..., or a JSON body {"job_id": "..."}')
@@ -289,7 +290,7 @@ def _apig_fields(event: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str
             fields["poll"] = poll = {}
         if isinstance(poll, dict):
             for name, value in carried_poll.items():
-                _merge(poll, name, value)
+                _merge(poll, name, value, fields["job_id"])
     carried = tuple((name, fields[name]) for name in JobRef._fields
                     if name not in in_path and isinstance(fields.get(name), str))
     return fields, carried, _wait(query)
@@ -395,7 +396,7 @@ def _cts_job(event: dict[str, Any]) -> dict[str, Any]:
         try:
             response = json.loads(response)
         except (ValueError, RecursionError):
-            response = None
+            pass  # text that is not JSON names no job_id, as any response that is not an object
     job_id = response.get("job_id") if isinstance(response, dict) else None
     if job_id is None:
         raise InvalidInput(f"{what} names no job_id in its response (code {str(code)[:10]}): subscribe the CTS"
