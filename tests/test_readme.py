@@ -88,6 +88,8 @@ ANYTHING = "…"
 NOT_RUN = {
     "make test": "it is this suite (and the lint before it); CI runs it (.ci/run)",
     "make bench": "two minutes of benchmarks, measured apart from the suite, never inside it",
+    "make mutate": "mutation testing, about 40 minutes, outside the suite (CONTRIBUTING says when to run it)",
+    'make mutate MODULES="events errors"': "mutation testing of two modules, minutes each, outside the suite",
     ".venv/bin/pip install --quiet '.[deploy]'":
         "it installs into the environment this suite runs in; tests/test_wheel.py installs the project in a fresh"
         " one and runs its commands",
