@@ -3,7 +3,7 @@ refusal names, and how job_of reads a body by the entry. Pure functions, called 
 
 import pytest
 from jobstep.model import ServiceError, Status
-from jobstep.services import DOMAINS, JOB_FIELDS, PROGRESS_SCALES, SUB_JOB_FIELDS, _without, job_api
+from jobstep.services import DOMAINS, JOB_FIELDS, PROGRESS_SCALES, SUB_JOB_FIELDS, Registry, _without, job_api
 
 # The least an entry gives (docs/job-apis.md, "Your own job API").
 MINIMAL = {"host": "ecs", "path": "/v1/{project_id}/jobs/{job_id}", "success": ["SUCCESS"], "failure": ["FAIL"]}
@@ -68,7 +68,7 @@ def test_a_bad_key_is_refused_naming_the_service_and_the_key(key, value, names):
     with pytest.raises(ServiceError) as refused:
         job_api("mine", {**MINIMAL, key: value})
     message = str(refused.value)
-    assert message.startswith(f"service 'mine': {names} must be ")
+    assert message.startswith(f"service 'mine': {names} must be ") and not message.endswith(" must be None")
 
 
 @pytest.mark.parametrize("missing", ["host", "path", "success", "failure"])
@@ -124,9 +124,14 @@ def test_a_job_without_a_status_is_no_job():
 
 @pytest.mark.parametrize("scale, given, fraction", [
     ("percent", 60, 0.6), ("percent", "60%", 0.6), ("fraction", 0.6, 0.6),
+    # Past either end a job is done or not begun: a fraction stays within 0-1 (Progress's bounds).
+    ("percent", 150, 1.0), ("fraction", 1.5, 1.0), ("percent", -5, 0.0),
+    # Only a trailing percent sign (and spaces) is taken off: another letter before it is no number.
+    ("percent", " 60 % ", 0.6), ("percent", "60X%", None),
 ])
 def test_a_progress_field_is_read_by_its_scale(scale, given, fraction):
-    # Catches: the scale lost between the entry and the reading (60 % read as done).
+    # Catches: the scale lost between the entry and the reading (60 % read as done), an upper bound other than 1, or
+    # more than the percent sign stripped.
     api = job_api("mine", {**MINIMAL, "fields": {"progress": "progress"}, "progress_scale": scale})
 
     job = api.job_of({"status": "RUNNING", "progress": given})
@@ -180,3 +185,51 @@ def test_what_another_field_holds_is_taken_out_of_a_tree_and_nothing_else(tree, 
     # tree that is not an object leave it whole, and a path through a key that is not there adds nothing.
     # Catches: any of these cases turned into another (a flipped test, a wrong slice, a key kept instead of dropped).
     assert _without(tree, root, path) == left
+
+
+@pytest.mark.parametrize("job_path, body", [
+    ("jobs.1", {"jobs": [{"status": "RUNNING"}]}),  # an index one past the end of the list
+    ("jobs.first", {"jobs": [{"status": "RUNNING"}]}),  # a name where the body has a list
+    ("jobs.0.status.x", {"jobs": [{"status": "RUNNING"}]}),  # a path through a text
+])
+def test_a_path_that_leads_nowhere_in_the_body_finds_no_job(job_path, body):
+    # Catches: an index at the list's length read (IndexError), or a name used as an index (ValueError): a body the
+    # entry does not fit must be "no job" (a bad_response the loop retries), not a crash.
+    api = job_api("mine", {**MINIMAL, "job": job_path})
+
+    assert api.job_of(body) is None
+
+
+def test_a_job_api_url_has_the_ids_as_one_path_segment_each_and_every_query_parameter():
+    # The ids are quoted whole ('/' included), so that neither can add a path segment; the query parameters are
+    # joined by '&'. Catches: quote's default safe '/' (a job id of "a/../b" would walk the path), or another
+    # separator between parameters.
+    api = job_api("mine", {**MINIMAL, "path": "/v1/{project_id}/jobs", "query": {"id": "{job_id}", "limit": "1"}})
+
+    url = api.url("https://h", "p/1", "a/../b")
+
+    assert url == "https://h/v1/p%2F1/jobs?id=a%2F..%2Fb&limit=1"
+
+
+def test_sub_jobs_past_those_shown_are_still_counted_whole():
+    # 30 sub-jobs, 12 of them failed and none given a total: the counts are of all 30, whatever the answer shows.
+    # Catches: done, failed or total left to be counted from the sub-jobs shown (the list is cut for the answer).
+    listed = [{"status": "FAIL" if number % 5 < 2 else "SUCCESS"} for number in range(30)]
+
+    job = job_api("mine", ECS_LIKE).job_of({"status": "RUNNING", "entities": {"sub_jobs": listed}})
+
+    assert job is not None and job.sub_jobs is not None and len(job.sub_jobs) < len(listed)
+    assert (job.sub_jobs_total, job.sub_jobs_done, job.sub_jobs_failed) == (30, 30, 12)
+
+
+def test_the_registry_reads_an_entry_on_first_use_naming_it_and_counts_each_name_once():
+    # A Mapping of every name it holds: its own entries, the built-in ones and the aliases, each once (len agrees with
+    # iteration); an entry is read when first asked for, and a bad one is refused naming it. Catches: len counting
+    # otherwise than it iterates, or an entry read under another name (a refusal that names no service).
+    registry = Registry({"good": MINIMAL, "broken": {**MINIMAL, "host": ""}}, {"old": "good"},
+                        {"mine": job_api("mine", MINIMAL)})
+
+    assert list(registry) == ["mine", "good", "broken", "old"] and len(registry) == 4
+    assert registry["old"] == registry["good"] == job_api("good", MINIMAL)
+    with pytest.raises(ServiceError, match="^service 'broken': host must be "):
+        registry["broken"]
