@@ -17,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from jobstep import progress
 from jobstep.config import load_config
-from jobstep.model import Job, Poll, Track
+from jobstep.model import Job, Poll, Progress, Status, Track, format_time
 from jobstep.policy import Policy, Verdict
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -121,6 +121,23 @@ def test_the_aim_is_the_soonest_end_if_the_rest_ran_faster_plus_the_hedge():
     assert delay(percent(0.5), 600) == 252
 
 
+def first_aim(fraction: float, age: float) -> float:
+    """soonest_end and aimed_delay's rule for a first percent reading: the most it can have done (a percent point
+    more, 10 % under), the rest SPEED_UP times faster than that pace, on a job taken as at least a second old (no
+    pace at 0 s); the next poll from now to that end, and the hedge of it past it."""
+    highest = (fraction + 0.01) / (1 - 0.1)
+    clock = max(age, 1.0)
+    end = clock + (1 - highest) / (SPEED_UP * highest / clock)
+    return end - age + HEDGE * end
+
+
+@pytest.mark.parametrize("age", [0.5, 1.5, 600])
+def test_a_young_job_is_aimed_from_its_own_age(age):
+    # In its first seconds as later: 20 % after half a second aims 1.8 s ahead, after 1.5 s 2.0 s. Catches: the
+    # delay counted from an age raised to a second (1.3 s: 1), or a job counted at least 2 s old (3.1 s: 3).
+    assert delay(percent(0.2), age) == round(first_aim(0.2, age))
+
+
 def test_the_jitter_draws_down_the_hedge_only():
     # The top of the jitter range draws 20 % off the hedge (111 s of it), not off the whole delay: the next poll
     # never comes before the soonest end (141 s from now). Catches: the blind delay's jitter on an aimed delay
@@ -132,6 +149,39 @@ def test_a_job_that_sped_up_is_aimed_by_its_recent_pace():
     # 20 % to 60 % in the last 50 s: the pace since the last reading, twice the pace since it began, sets the
     # soonest end. Catches: the whole history's pace only (63 s), or the slower of the two.
     assert delay(percent(0.6), 200, Track(0.2, 150)) == 44 < blind(200)
+
+
+def test_the_time_left_of_a_job_that_sped_up_is_by_its_recent_pace():
+    # The same job: the 40 % left at 0.8 % a second (its pace since the last reading) is 50 s, where the pace since it
+    # began (0.3 % a second) says 133 s; the sooner is shown (remaining). Catches: the time left by the whole history
+    # only (the last reading not passed on, or its pace ignored), or the rest taken as 1 + or 2 - the fraction.
+    assert decide(percent(0.6), 200, Track(0.2, 150))[0].progress.eta_seconds == 50
+
+
+def test_a_reading_at_the_same_moment_as_the_last_gives_no_pace():
+    # A call repeated within the same instant: no time has passed since the last reading, so no recent pace, and the
+    # aim is a first reading's. Catches: a pace divided by the zero seconds between them.
+    assert delay(percent(0.6), 200, Track(0.2, 200)) == delay(percent(0.6), 200)
+
+
+@pytest.mark.parametrize("earlier, eta", [(0.25, 100), (0.3, 200)])
+def test_the_time_left_by_a_count_takes_a_recent_pace_from_five_sub_jobs(earlier, eta):
+    # 10 of 20 ended at 200 s: 200 s left at the pace since it began. 5 of them ended in the last 50 s, a pace of
+    # 0.1 a second: 100 s left; 4 are PACE_STEPS short, and do not count. Catches: a count's step other than one
+    # sub-job (the count itself, or two).
+    twenty = sub_jobs(*["SUCCESS"] * 10, *[None] * 10)
+
+    assert decide(twenty, 200, Track(earlier, 150))[0].progress.eta_seconds == eta
+
+
+def test_no_time_left_is_shown_for_a_job_that_ended_or_says_it_is_all_done():
+    # remaining and report: an ended job has no time left, its progress shown as it said it; 100 % of a running job
+    # says nothing of the time left (its pace would say 0 s). Catches: the time left of an ended job shown, or 100 %
+    # read as 0 s left.
+    ended = Job("SUCCESS", progress=0.5, outcome=Status.SUCCESS)
+
+    assert decide(ended, 300)[0].progress == Progress(0.5, "percent", None, None)
+    assert decide(percent(1.0), 300)[0].progress == Progress(1.0, "percent", None, None)
 
 
 @pytest.mark.parametrize("earlier, waited", [(0.06, 269), (0.05, 21)])
@@ -223,6 +273,44 @@ def test_progress_that_keeps_its_pace_is_followed():
     assert delay(percent(0.6), 200, Track(0.3, 100)) > blind(200)
 
 
+@pytest.mark.parametrize("fraction, followed", [(0.4, True), (0.39, False)])
+def test_progress_keeps_its_pace_from_seven_tenths_of_what_it_predicted_less_a_step(fraction, followed):
+    # 20 % at 300 s predicts 30 % more by 750 s: it keeps up from 0.7 x 30 % - 1 % = 20 % (KEEPS_PACE, less a
+    # percent step): 40 % moved exactly that, 39 % a step less. Catches: the boundary left out, or a step added
+    # rather than taken off.
+    waited = delay(percent(fraction), 750, Track(0.2, 300))
+
+    assert (waited > blind(750)) is followed and (waited == blind(750)) is not followed
+
+
+@pytest.mark.parametrize("still_for, followed", [(40, True), (50, False), (100, False)])
+def test_a_percent_that_stays_still_is_no_news_only_while_its_pace_predicted_under_half_a_step(still_for, followed):
+    # 10 % at 1000 s, a pace of 0.01 % a second: still 40 s later it predicted 0.4 %, under half a percent step (its
+    # rounding hides it: no news); still 50 s later it predicted half a step, and 100 s later a whole one, where not
+    # moving is a stop. Catches: a limit other than half a step (taken in, a third, twice a step), a still reading
+    # judged as a move, or one never followed.
+    age = 1000 + still_for
+    waited = delay(percent(0.1), age, Track(0.1, 1000))
+
+    assert (waited > blind(age)) is followed and (waited == blind(age)) is not followed
+
+
+def test_a_percent_that_slows_is_judged_by_its_pace_since_it_began_even_in_its_first_seconds():
+    # 10 % 1.5 s into the job predicts 13.3 % more by 3.5 s; 7 % is under 0.7 of that less a step (8.3 %): its pace
+    # broke, and it is polled blind, though a first reading of 17 % would aim later. Catches: the earlier pace counted
+    # over at least 2 s (10 % predicted, 6 % to keep up: followed).
+    assert delay(percent(0.17), 3.5, Track(0.1, 1.5)) == blind(3.5) < delay(percent(0.17), 3.5)
+
+
+def test_a_percent_that_stops_is_polled_blind_even_with_sub_jobs_listed():
+    # Its percent is the reading, the sub-jobs are only shown: it is judged as a percent, which still after 100 s of
+    # a pace that predicted 30 % more has stopped. Catches: a percent judged by the count's rule (still for less
+    # than 4.6 of its ends: followed) because the job lists sub-jobs.
+    job = Job("RUNNING", progress=0.3, sub_jobs_total=10, sub_jobs_done=3, sub_jobs_failed=0)
+
+    assert delay(job, 200, Track(0.3, 100)) == blind(200)
+
+
 @pytest.mark.parametrize("fraction", [0.0, None])
 def test_a_job_at_zero_is_polled_blind(fraction):
     # 0 % says nothing of when the job ends (a job that jumps from 0 % to done). Catches: a division by zero,
@@ -243,10 +331,12 @@ def test_a_job_that_says_it_is_nearly_done_is_asked_within_the_hedge_of_its_age(
     assert delay(percent(fraction), 1000, Track(fraction, 950)) == 150 < blind(1000)
 
 
-def test_a_tiny_fraction_early_leaps_at_most_eight_times_the_age():
+@pytest.mark.parametrize("age, leap", [(5, 40), (1.5, 12), (0.5, 8)])
+def test_a_tiny_fraction_early_leaps_at_most_eight_times_the_age(age, leap):
     # 1 % after 5 s says 8 minutes; the job may be slower to start than to run (a set-up over a ninth of it would be
-    # passed). Catches: an unbounded leap, or a bound other than 8 times the age (its aim is 79 s).
-    assert delay(percent(0.01), 5) == 40
+    # passed). A job under a second old counts as a second old. Catches: an unbounded leap, or a bound other than 8
+    # times the age (its aim is 79 s), or than 8 times a second.
+    assert delay(percent(0.01), age) == leap
 
 
 @pytest.mark.parametrize("fraction", [1e-300, 1e-310, 4e-5])
@@ -285,12 +375,12 @@ def test_a_count_bounds_the_share_of_the_time_gone(ended, free, share):
     assert progress.latest_share(ended, free) == pytest.approx(share, abs=0.001)
 
 
-@pytest.mark.parametrize("age, aimed", [(300, True), (350, False)])
+@pytest.mark.parametrize("age, aimed", [(300, True), (330, False), (350, False)])
 def test_a_count_that_stays_still_where_its_pace_predicted_five_ends_has_stopped(age, aimed):
     # 2 of 10 ended in the first 100 s: the pace of 2 per 100 s predicts 4 more by 300 s (none happens once in 55
-    # for sub-jobs ending at random) and 5 by 350 s (once in 150). Catches: a stillness threshold other than 4.6
-    # ends, a count that stopped still leaped on (sub-jobs of which half end early and the rest with the job), or
-    # any stillness taken for a stop.
+    # for sub-jobs ending at random), exactly 4.6 by 330 s, and 5 by 350 s (once in 150). Catches: a stillness
+    # threshold other than 4.6 ends, or 4.6 itself not a stop, a count that stopped still leaped on (sub-jobs of
+    # which half end early and the rest with the job), or any stillness taken for a stop.
     two = sub_jobs("SUCCESS", "SUCCESS", *[None] * 8)
     waited = delay(two, age, Track(0.2, 100))
 
@@ -305,6 +395,35 @@ def test_a_count_of_fewer_than_five_sub_jobs_is_followed_no_further_than_blind_p
     waited = delay(sub_jobs("SUCCESS", *[None] * (total - 1)), 60)
 
     assert (waited > blind(60)) is aimed and (waited == blind(60)) is not aimed
+
+
+def test_a_count_that_stays_still_is_judged_by_its_pace_since_it_began_even_in_its_first_seconds():
+    # 2 of 10 ended 1.5 s into the job: a pace of 4/3 a second, which predicts 5.3 ends in the next 4 s; none is a
+    # stop. Catches: the pace counted over at least 2 s (4 ends predicted: followed).
+    two = sub_jobs("SUCCESS", "SUCCESS", *[None] * 8)
+
+    assert delay(two, 5.5, Track(0.2, 1.5)) == blind(5.5) < delay(two, 5.5, Track(0.2, 5))
+
+
+def test_a_count_that_moved_is_followed():
+    # 2 of 10 at 200 s, 3 of 10 at 300 s: the count moved, and its aim is followed past blind polling, as that of a
+    # count that stayed still less long than its pace allows. Catches: a count followed only when it stays still.
+    three = sub_jobs(*["SUCCESS"] * 3, *[None] * 7)
+
+    assert delay(three, 300, Track(0.2, 200)) == delay(three, 300, Track(0.3, 200)) > blind(300)
+
+
+@pytest.mark.parametrize("job, counts", [
+    (sub_jobs(*[None] * 5), (0, 0, 5)),
+    (sub_jobs("SUCCESS", "SUCCESS", None, None, None), (2, 0, 5)),
+    (percent(0.4), None),
+    (Job("RUNNING", progress=0.4, sub_jobs_total=5, sub_jobs_done=2, sub_jobs_failed=1), (2, 1, 5)),
+])
+def test_the_progress_shows_the_sub_jobs_as_counted(job, counts):
+    # Ended, failed and in all, as the job API counts them, whichever source the fraction comes from; none for a job
+    # that lists none. Catches: none ended or none failed shown as one, (0, 0, 0) for a job without sub-jobs, or a
+    # percent's reading that drops its job's counts.
+    assert decide(job, 60)[0].progress.sub_jobs == counts
 
 
 def test_a_count_that_went_back_is_polled_blind():
@@ -331,6 +450,27 @@ def test_an_expected_end_time_gives_the_share_of_the_time_gone():
 
     shown = decide(job, 150)[0].progress
     assert shown.source == "expected_end" and shown.fraction == 0.25
+
+
+def expected_to_end(after: float) -> Job:
+    return Job("RUNNING", begin_time=format_time(T0), expected_end_time=format_time(T0 + timedelta(seconds=after)))
+
+
+def test_an_expected_end_passed_reads_all_the_time_gone_and_one_at_the_begin_time_nothing():
+    # Catches: a share over 1 for a job past its expected end, or an expected end equal to its begin time divided by
+    # (a job that gives no real one).
+    assert decide(expected_to_end(100), 150)[0].progress == Progress(1.0, "expected_end", None, None)
+    assert decide(expected_to_end(0), 150)[0].progress is None and delay(expected_to_end(0), 150) == blind(150)
+
+
+@pytest.mark.parametrize("end, followed", [(400, True), (760, False)])
+def test_an_expected_end_that_slips_is_polled_blind(end, followed):
+    # A quarter of the time gone at 100 s (expected at 400 s): at 200 s half is, if it still says 400 s, and its aim
+    # is followed; if it now says 760 s, a quarter moved to 26 %, far under the pace it had, and it is polled blind.
+    # Catches: an expected end read with a rounding step (a whole one: every slip followed; none: a crash).
+    waited = delay(expected_to_end(end), 200, Track(0.25, 100))
+
+    assert (waited > blind(200)) is followed and (waited == blind(200)) is not followed
 
 
 # --- the cap

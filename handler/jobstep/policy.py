@@ -118,7 +118,7 @@ class Policy(NamedTuple):
         return min(self.max_delay, max(self.min_delay, self.growth * max(age, 0.0)))
 
     def progress_delay(
-        self, reading: Optional[progress.Reading], age: float, at: float, last: Optional[Track], draw: float = 0.0
+        self, reading: Optional[progress.Reading], age: float, at: float, last: Optional[Track], draw: float
     ) -> float:
         """Seconds before asking again a running job, jittered by `draw`: a hedge past the soonest end its progress
         makes plausible while it keeps its pace (progress.py); the sooner of that and blind polling when it stalled,

@@ -112,7 +112,7 @@ def soonest_end(reading: Reading, age: float, at: float, last: Optional[Track]) 
     return age + (1 - highest) / (SPEED_UP * pace)
 
 
-def aimed_delay(reading: Reading, age: float, at: float, last: Optional[Track], spread: float = 0.0) -> Optional[float]:
+def aimed_delay(reading: Reading, age: float, at: float, last: Optional[Track], spread: float) -> Optional[float]:
     """Seconds to the soonest end plus the hedge past it, the hedge drawn down by `spread` (0-1, the jitter), never
     more than MAX_LEAP times the age; None while the reading says nothing (0 done)."""
     if reading.fraction <= 0:
