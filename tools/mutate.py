@@ -2,13 +2,13 @@
 
     python tools/mutate.py [MODULE ...]     (make mutate [MODULES="events errors"])
 
-tools/mutate.toml names the modules (a module of [modules] is held to the target; one of [ungated] is only measured),
-the test files each runs against (less the tests marked slow), the functions mutated where not all of them are, and
-the mutants recorded as equivalent, each with its reason. For each module, in build/mutate/MODULE/ (mutmut 3 looks
+tools/mutate.toml names the modules, each held to the target, the test files each runs against (less the tests
+marked slow), the functions mutated where not all of them are, and the mutants recorded as equivalent, each with its
+reason. For each module, in build/mutate/MODULE/ (mutmut 3 looks
 for the code under src/, so src/ there is a link to handler/): `mutmut run`, then every mutant not killed is
 matched against the equivalents. What is printed, and written to build/mutate/report.md: per module, the mutants,
 killed, equivalent and survived, the prose mutants apart (below), the time; each survivor with its diff; the
-equivalents that no longer match a mutant. Exit status 1 when a module of [modules] has a survivor or kills less
+equivalents that no longer match a mutant. Exit status 1 when a module has a survivor or kills less
 than the target share of its mutants.
 
 Prose: a mutant that only rewrites the words of a message (mutmut wraps a string in XX or flips its case; a string
@@ -65,7 +65,6 @@ class Mutant(NamedTuple):
 
 class Figures(NamedTuple):
     module: str
-    gated: bool
     mutants: int
     killed: int
     equivalent: int
@@ -225,7 +224,7 @@ def diff_of(original: str, mutated: str, where: str) -> str:
                                           lineterm=""))
 
 
-def run_module(module: str, settings: dict[str, Any], gated: bool, equivalents: list[dict[str, str]],
+def run_module(module: str, settings: dict[str, Any], equivalents: list[dict[str, str]],
                children: int) -> tuple[Figures, set[int]]:
     """One module's mutants, run and sorted; and which equivalents matched one of them."""
     started = time.monotonic()
@@ -262,7 +261,7 @@ def run_module(module: str, settings: dict[str, Any], gated: bool, equivalents: 
             matched.add(hit)
         else:
             survivors.append(mutant)
-    figures = Figures(module, gated, len(mutants), killed, equivalent, survivors, prose, prose_killed, timeouts,
+    figures = Figures(module, len(mutants), killed, equivalent, survivors, prose, prose_killed, timeouts,
                       time.monotonic() - started)
     return figures, matched
 
@@ -271,8 +270,7 @@ def table(rows: list[Figures]) -> list[str]:
     lines = ["| module | scored mutants | killed | equivalent | survived | killed share | prose (killed) | time |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        mark = "" if row.gated else " (ungated)"
-        lines.append(f"| {row.module}{mark} | {row.scored} | {row.killed} | {row.equivalent} | {len(row.survivors)} |"
+        lines.append(f"| {row.module} | {row.scored} | {row.killed} | {row.equivalent} | {len(row.survivors)} |"
                      f" {row.share:.1%} | {row.prose} ({row.prose_killed}) | {row.seconds / 60:.1f} min |")
     lines.append("")
     lines.append("Killed counts the mutants a test failed on, timed out on ("
@@ -287,11 +285,11 @@ def main(argv: list[str]) -> int:
               " PYTHON=python3.10 (or newer)", file=sys.stderr)
         return 2
     config = load_config()
-    gated, ungated = config.get("modules", {}), config.get("ungated", {})
-    names = argv or list(gated)
-    unknown = [name for name in names if name not in gated and name not in ungated]
+    modules = config["modules"]
+    names = argv or list(modules)
+    unknown = [name for name in names if name not in modules]
     if unknown:
-        print(f"tools/mutate.toml names no module {', '.join(unknown)}; it has {', '.join([*gated, *ungated])}",
+        print(f"tools/mutate.toml names no module {', '.join(unknown)}; it has {', '.join(modules)}",
               file=sys.stderr)
         return 2
     target = float(config.get("target", 0.9))
@@ -304,7 +302,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     rows, matched = [], set()
     for name in names:
-        figures, hits = run_module(name, gated.get(name) or ungated[name], name in gated, equivalents, children)
+        figures, hits = run_module(name, modules[name], equivalents, children)
         rows.append(figures)
         matched |= hits
         print(f"mutate {name}: {figures.killed} of {figures.scored} killed ({figures.share:.1%}),"
@@ -326,7 +324,7 @@ def main(argv: list[str]) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "report.md").write_text("\n".join(report))
     print("\n".join(report))
-    short = [row.module for row in rows if row.gated and (row.survivors or row.share < target)]
+    short = [row.module for row in rows if (row.survivors or row.share < target)]
     if short or stale:
         print(f"make mutate: {', '.join(short) or 'no module'} short of the target; {len(stale)} stale equivalents",
               file=sys.stderr)
