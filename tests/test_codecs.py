@@ -1,11 +1,15 @@
 """The records' codecs (model.py), rule by rule: each writes what it reads back, and reading validates a value fed back
 as input, naming what is wrong. Pure functions, called directly."""
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from jobstep.events import _group_from_query
 from jobstep.model import (
+    _GROUP_BRIEF_MESSAGE,
     FUTURE_TOLERANCE,
+    MAX_ANSWER_CHARS,
     MAX_COUNT,
     MAX_MESSAGE,
     MAX_WAIT_LIMIT,
@@ -13,6 +17,7 @@ from jobstep.model import (
     TRACK_DIGITS,
     Error,
     ErrorType,
+    GroupResult,
     InvalidInput,
     Job,
     JobRef,
@@ -22,6 +27,7 @@ from jobstep.model import (
     Status,
     SubJob,
     Track,
+    Until,
     format_time,
 )
 
@@ -179,6 +185,44 @@ def test_a_finished_result_reads_back_whole_as_it_was_written():
     assert Result.from_dict(written, "job-1", NOW) == finished
 
 
+def test_a_job_is_written_as_its_fields_and_nothing_else_its_outcome_a_plain_string():
+    # Each record writes only what it reads back, and a closed set as the string it stands for. Catches: the
+    # outcome written under another key (the record's own value left beside it), or as the enum member.
+    job = Job("FAIL", "job-1", sub_jobs=(SubJob("FAIL", "sub-1", outcome=Status.FAIL),), outcome=Status.FAIL)
+
+    written = job.to_dict()
+
+    assert set(written) == set(Job._fields) and set(written["sub_jobs"][0]) == set(SubJob._fields)
+    assert type(written["outcome"]) is str and type(written["sub_jobs"][0]["outcome"]) is str
+
+
+@pytest.mark.parametrize("retry_after", [1, MAX_WAIT_LIMIT])
+def test_a_running_result_fed_back_keeps_its_retry_after(retry_after):
+    # A done group fed back answers its jobs as they are, a job still running with its retry_after: whole seconds,
+    # at least 1 (README), never past MAX_WAIT_LIMIT. Catches: a bound moved inward.
+    running = {"job_id": "job-1", "done": False, "status": "RUNNING", "retry_after": retry_after}
+
+    assert Result.from_dict(running, "job-1", NOW).retry_after == retry_after
+
+
+@pytest.mark.parametrize("retry_after", [0, -1, MAX_WAIT_LIMIT + 1, 5.0, True, "5", None])
+def test_a_running_result_fed_back_without_a_retry_after_jobstep_writes_is_refused_for_its_job(retry_after):
+    # Catches: a bound moved outward, a type let through by the range (or a crash on one), a refusal without its
+    # words or its job.
+    running = {"job_id": "job-1", "done": False, "status": "RUNNING", "retry_after": retry_after}
+
+    with pytest.raises(InvalidInput, match="keep its retry_after") as refused:
+        Result.from_dict(running, "job-1", NOW)
+    assert refused.value.job_id == "job-1"
+
+
+def test_a_finished_result_fed_back_has_no_retry_after_whatever_it_says():
+    # retry_after is null when done (README): a hand-edited one is not carried on. Catches: it read back as given.
+    finished = {"job_id": "job-1", "done": True, "status": "SUCCESS", "retry_after": 30}
+
+    assert Result.from_dict(finished, "job-1", NOW).retry_after is None
+
+
 @pytest.mark.parametrize("field, value", [("region", "r" * 65), ("error", "failed"), ("poll", "again")])
 def test_a_finished_result_with_a_bad_part_is_refused_for_its_job(field, value):
     # Catches: a refusal of a part that does not name the job, or a part not checked.
@@ -235,3 +279,79 @@ def test_a_poll_not_as_a_call_wrote_it_is_refused_for_its_job_naming_the_field(r
     with pytest.raises(InvalidInput) as refused:
         Poll.from_dict(raw, "job-1", NOW)
     assert refused.value.job_id == "job-1" and names in str(refused.value)
+
+
+# --- an answer's bound, and a group's
+
+
+def padded(snapshot, length):
+    """`snapshot` with entities of `length` characters of JSON beyond an empty string's."""
+    return snapshot._replace(entities="x" * length)
+
+
+def test_a_result_with_sub_jobs_is_shown_whole_up_to_the_bound_and_in_brief_past_it():
+    # An answer is at most MAX_ANSWER_CHARS long: one of exactly that many is shown whole, one more is shown in
+    # brief (no entities, no sub-job list), a running job's without an error. Catches: the bound itself taken as
+    # past it, or a brief form that cuts an error the result does not have.
+    snapshot = Job("RUNNING", "job-1", sub_jobs=(SubJob("RUNNING", "sub-1"),), sub_jobs_total=1)
+    running = Result(JobRef("job-1"), False, "RUNNING", 60, padded(snapshot, 0), None, Poll(1, START))
+    room = MAX_ANSWER_CHARS - len(json.dumps(running.to_dict()))
+
+    at_bound = running._replace(job=padded(snapshot, room)).to_dict()
+    past_it = running._replace(job=padded(snapshot, room + 1)).to_dict()
+
+    assert len(json.dumps(at_bound)) == MAX_ANSWER_CHARS and at_bound["job"]["entities"] == "x" * room
+    assert at_bound["job"]["sub_jobs"] == [snapshot.sub_jobs[0].to_dict()]
+    assert (past_it["job"]["entities"], past_it["job"]["sub_jobs"], past_it["error"]) == (None, [], None)
+    assert past_it["job"]["sub_jobs_total"] == 1
+
+
+def test_a_group_is_shown_whole_up_to_the_bound_and_past_it_each_error_cut_not_dropped():
+    # A group's answer is at most MAX_ANSWER_CHARS long: one of exactly that many is shown whole; one more shows
+    # each job's result without its snapshot, and every error, the jobs' and the group's, with its message cut
+    # to its start. Catches: the bound itself taken as past it, an error dropped from the brief form, or the
+    # group's error left whole.
+    failed = Error(ErrorType.JOB_FAILED, "The job failed: " + "reason " * 60, False)
+    ended = Error(ErrorType.JOB_FAILED, "The group ended: " + "because " * 60, False)
+    assert len(failed.message) > _GROUP_BRIEF_MESSAGE and len(ended.message) > _GROUP_BRIEF_MESSAGE
+    snapshot = Job("FAIL", "job-1", outcome=Status.FAIL)
+
+    def group(length):
+        members = (Result(JobRef("job-1"), True, "FAIL", None, padded(snapshot, length), failed, Poll(1, START)),
+                   Result(JobRef("job-2"), True, "SUCCESS", None, None, None, Poll(1, START)))
+        return GroupResult(Until.ALL, members, True, "FAIL", None, ended)
+
+    room = MAX_ANSWER_CHARS - len(json.dumps(group(0).to_dict()))
+    at_bound, past_it = group(room).to_dict(), group(room + 1).to_dict()
+
+    assert len(json.dumps(at_bound)) == MAX_ANSWER_CHARS and at_bound["jobs"][0]["job"]["entities"] == "x" * room
+    assert at_bound["jobs"][0]["error"] == failed.to_dict() and at_bound["error"] == ended.to_dict()
+    assert [job["job"] for job in past_it["jobs"]] == [None, None]
+    assert Error.from_dict(past_it["jobs"][0]["error"], "job-1") == failed._replace(
+        message=failed.message[:_GROUP_BRIEF_MESSAGE])
+    assert past_it["jobs"][1]["error"] is None
+    assert Error.from_dict(past_it["error"], "job-1") == ended._replace(message=ended.message[:_GROUP_BRIEF_MESSAGE])
+
+
+def test_a_groups_location_carries_each_jobs_state_in_its_place():
+    # GroupResult.to_query writes one entry per job in each list, "" where a job has none, and events.py reads
+    # each job's own state back: its refs (project_id among them), its loop state whichever fields it has, and
+    # no id for a job without one (an internal error's result knows none). Catches: a list that starts past
+    # project_id, a job without a poll field breaking its list, an id made up for a job without one.
+    members = (
+        Result(JobRef("job-1", "project-1", "ap-southeast-1", "ecs"), False, "RUNNING", 30, None, None,
+               Poll(3, START, 3600, 1, Track(0.5, 12.5))),
+        Result(JobRef("job-2"), False, "RUNNING", 60, None, None, Poll(1, START)),
+        Result(JobRef(), True, "ERROR", None, None, Error(ErrorType.INTERNAL, "A bug.", False), Poll()),
+    )
+    group = GroupResult(Until.ANY, members, False, "RUNNING", 30, None)
+
+    fed = _group_from_query(dict(group.to_query()))
+
+    first, second, third = fed["jobs"]
+    assert fed["until"] == "any"
+    assert (first["job_id"], first["project_id"], first["region"], first["service"]) == ("job-1", *members[0].ref[1:])
+    assert Poll.from_dict(first["poll"], "job-1", NOW) == members[0].poll
+    assert second["job_id"] == "job-2" and "project_id" not in second
+    assert Poll.from_dict(second["poll"], "job-2", NOW) == members[1].poll
+    assert third["job_id"] == "" and (third["done"], third["status"]) == (True, "ERROR")

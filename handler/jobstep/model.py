@@ -625,7 +625,7 @@ class Result(NamedTuple):
         if not isinstance(status, str) or not 0 < len(status) <= 64:
             raise InvalidInput("a result fed back must keep its status", job_id)
         done, retry_after = raw.get("done") is True, raw.get("retry_after")
-        if not done and not (type(retry_after) is int and 0 <= retry_after <= MAX_WAIT_LIMIT):
+        if not done and not (type(retry_after) is int and 1 <= retry_after <= MAX_WAIT_LIMIT):
             raise InvalidInput("a result fed back must keep its retry_after", job_id)
         job, error = raw.get("job"), raw.get("error")
         return cls(
