@@ -384,3 +384,31 @@ def test_a_job_that_ended_at_an_earlier_call_keeps_its_error_type_not_retryable_
     assert (reply.status_code, body["status"], body["error"]["type"]) == (200, "FAIL", "job_failed")
     assert body["error"]["retryable"] is False and body["jobs"][1]["error"]["retryable"] is False
     assert "ended FAIL (job_failed) at an earlier call" in body["jobs"][1]["error"]["message"]
+
+
+def test_a_bug_in_one_jobs_query_ends_that_job_alone_and_keeps_it_named(harness, gateway):
+    # The policy's draw breaks on the group's first query only: that job ends as internal, named with its project,
+    # region and service, and the group, waiting for any, goes on through its Location. Catches: an internal result
+    # without its job's ref (the Location would carry an empty job id, and the next call refuse the whole group).
+    draws = iter([None])
+
+    def draw() -> float:
+        if next(draws, 0.5) is None:
+            raise RuntimeError("the draw broke")
+        return 0.5
+
+    harness.draws = draw
+    harness.simulator.add_job("a", **RUNNING_FOREVER)
+    harness.simulator.add_job("b", **RUNNING_FOREVER)
+    group = {"jobs": [{"job_id": "a", "region": "ap-southeast-1", "service": "elb"}, {"job_id": "b"}],
+             "until": "any", "project_id": PROJECT}
+
+    first = requests.post(f"{gateway.origin}/jobs", json=group, timeout=10)
+    again = requests.get(first.headers["Location"], timeout=10)
+
+    broken = first.json()["jobs"][0]
+    assert (broken["job_id"], broken["project_id"], broken["region"], broken["service"]) == (
+        "a", PROJECT, "ap-southeast-1", "elb")
+    assert (broken["status"], broken["error"]["type"], first.json()["status"]) == ("ERROR", "internal", "RUNNING")
+    assert again.status_code == 202 and [job["job_id"] for job in again.json()["jobs"]] == ["a", "b"]
+    assert again.json()["jobs"][0]["done"] and not again.json()["jobs"][1]["done"]

@@ -62,6 +62,10 @@ class Query(NamedTuple):
     poll: Poll
     last_job: Optional[Job]
 
+    @property
+    def ref(self) -> JobRef:
+        return JobRef(self.job_id, self.project_id, self.region, self.service)
+
 
 class GroupQuery(NamedTuple):
     """Jobs waited on together (`jobs` or `job_ids` in the event): each a job event of its own, to query or ended

@@ -96,8 +96,7 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime, unt
     try:
         config = load_config(runtime.environ, runtime.read_file)
     except ConfigError as exc:
-        ref = JobRef(query.job_id, query.project_id, query.region, query.service)
-        return result(*ended_without_query(errors.misconfigured(exc), query.poll, now), ref)
+        return result(*ended_without_query(errors.misconfigured(exc), query.poll, now), query.ref)
     ref, poll = settle(query, config)
     target = resolve(query, config)
     credentials = signing_keys(context, runtime.environ)
@@ -116,8 +115,8 @@ def _query_once(query: Query, context: Any, runtime: Runtime, now: datetime, unt
     return result(verdict, next_poll, ref, reply if isinstance(reply, Job) else query.last_job)
 
 
-def _internal(exc: Exception, now: datetime) -> Result:
-    return result(*ended_without_query(errors.internal(exc), Poll(), now), JobRef())
+def _internal(exc: Exception, now: datetime, ref: JobRef) -> Result:
+    return result(*ended_without_query(errors.internal(exc), Poll(), now), ref)
 
 
 def _answer_job(job: Union[Query, Result, InvalidInput], context: Any, runtime: Runtime,
@@ -134,8 +133,8 @@ def _answer_job(job: Union[Query, Result, InvalidInput], context: Any, runtime: 
             answered = job
         else:
             answered = _query_once(job, context, runtime, now, until, share)
-    except Exception as exc:  # a bug must still answer, and say so
-        answered = _internal(exc, now)
+    except Exception as exc:  # a bug must still answer, and say so, for its job (a group's Location needs its id)
+        answered = _internal(exc, now, job.ref if isinstance(job, Query) else JobRef())
     try:
         runtime.log(log_line(answered, context_value(context, "getRequestID"), time.monotonic() - began))
     except Exception:  # a broken log sink must not break the answer
@@ -206,4 +205,4 @@ def handle(event: Any, context: Any, runtime: Runtime) -> Answer:
         return _shaped(trigger, results, context, runtime, until)
     except Exception as exc:  # a bug or a broken edge: still an answer, in the source's shape
         # The machine's clock, not the runtime's: the runtime may be what failed.
-        return _shaped_internal(trigger.source, len(trigger.jobs), _internal(exc, datetime.now(timezone.utc)))
+        return _shaped_internal(trigger.source, len(trigger.jobs), _internal(exc, datetime.now(timezone.utc), JobRef()))
