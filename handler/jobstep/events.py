@@ -165,7 +165,7 @@ def parse_group(event: dict[str, Any], now: datetime, starts_loop: bool) -> Grou
                         else parse_event(fields, now, starts_loop))
         except InvalidInput as invalid:
             raise InvalidInput(f"{name}[{index}]: {invalid}", invalid.job_id) from None
-    ids = [job.job_id if isinstance(job, Query) else job.ref.job_id for job in jobs]
+    ids = [job.ref.job_id for job in jobs]
     twice = next((job_id for index, job_id in enumerate(ids) if job_id in ids[:index]), None)
     if twice is not None:
         raise InvalidInput(f"{name} names the job {twice} twice", twice)
